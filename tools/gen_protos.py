@@ -83,6 +83,10 @@ MAP_ENTRIES: dict[str, tuple[str, str]] = {
 }
 
 
+
+# Enums whose first declared value (their proto2 implicit default) is not the lowest number.
+FIRST_DECLARED = {"TaskState": "TASK_STAGING"}
+
 class FactsError(Exception):
     """The facts cannot be turned into a valid `.proto` file."""
 
@@ -238,11 +242,12 @@ class Generator:
         # never reaches the wire; it only decides proto2's implicit default of an unset enum
         # field without a declared default (the first value). Numeric order makes that the
         # lowest number, which is Mesos's `UNKNOWN = 0` convention. The known exception is
-        # `TaskState`, which Mesos declares with `TASK_STAGING` (6) first: an unset optional
-        # `TaskState` field (`StatusUpdate.latest_state`, `Task.status_update_state`, the
-        # agent API's `WaitContainer.state`) reads `TASK_STARTING` here, so code must check
-        # `HasField` before reading one, as Mesos does.
+        # `TaskState`, which Mesos declares with `TASK_STAGING` (6) first (the order listed in
+        # `mesos-behaviour.md` §1.5), so an unset `TaskState` reads `TASK_STAGING` as in Mesos.
         ordered = sorted(values.items(), key=lambda item: (item[1], item[0]))
+        first = FIRST_DECLARED.get(full_name.split(".")[-1])
+        if first is not None and first in values:
+            ordered.sort(key=lambda item: item[0] != first)
         lines = [f"{pad}enum {name} {{"]
         if len({number for _, number in ordered}) != len(ordered):
             lines.append(f"{pad}  option allow_alias = true;")

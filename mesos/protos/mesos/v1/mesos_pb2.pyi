@@ -35,13 +35,13 @@ class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 
 class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
+    TASK_STAGING: _ClassVar[TaskState]
     TASK_STARTING: _ClassVar[TaskState]
     TASK_RUNNING: _ClassVar[TaskState]
     TASK_FINISHED: _ClassVar[TaskState]
     TASK_FAILED: _ClassVar[TaskState]
     TASK_KILLED: _ClassVar[TaskState]
     TASK_LOST: _ClassVar[TaskState]
-    TASK_STAGING: _ClassVar[TaskState]
     TASK_ERROR: _ClassVar[TaskState]
     TASK_KILLING: _ClassVar[TaskState]
     TASK_DROPPED: _ClassVar[TaskState]
@@ -66,13 +66,13 @@ DRIVER_NOT_STARTED: Status
 DRIVER_RUNNING: Status
 DRIVER_ABORTED: Status
 DRIVER_STOPPED: Status
+TASK_STAGING: TaskState
 TASK_STARTING: TaskState
 TASK_RUNNING: TaskState
 TASK_FINISHED: TaskState
 TASK_FAILED: TaskState
 TASK_KILLED: TaskState
 TASK_LOST: TaskState
-TASK_STAGING: TaskState
 TASK_ERROR: TaskState
 TASK_KILLING: TaskState
 TASK_DROPPED: TaskState
