@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections import defaultdict
@@ -50,6 +51,12 @@ class _ProcessActor(pykka.ThreadingActor):
     """The pykka actor hosting one `Process`; its thread is the process's thread."""
 
     use_daemon_thread = True
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        # `SimpleQueue` (C, no task tracking) hands an event to the actor thread noticeably
+        # faster than pykka's default `queue.Queue`; pykka only needs get/put/empty.
+        return queue.SimpleQueue()
 
     def __init__(self, manager: Manager, process: Process) -> None:
         super().__init__()

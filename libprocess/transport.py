@@ -53,7 +53,7 @@ _MONITORED = (_DEAD_EVENTS | zmq.EVENT_CONNECTED
 
 
 class _Peer:
-    __slots__ = ("address", "connected", "monitor", "socket")
+    __slots__ = ("address", "closed", "connected", "monitor", "socket")
 
     def __init__(self, address: tuple[str, int], socket: zmq.Socket[Any],
                  monitor: zmq.Socket[Any]) -> None:
@@ -61,6 +61,7 @@ class _Peer:
         self.socket = socket
         self.monitor = monitor
         self.connected = False
+        self.closed = False
 
 
 class Transport:
@@ -79,6 +80,11 @@ class Transport:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._peers: dict[tuple[str, int], _Peer] = {}
+        # Guards every DEALER socket and the outbox: any thread sends on an established
+        # peer's socket directly (one thread hop less per message), while the I/O thread
+        # creates, flushes and closes sockets. ZeroMQ allows a socket to move between threads
+        # with a full memory barrier, which the lock gives.
+        self._send_lock = threading.Lock()
         self._monitors: dict[Any, _Peer] = {}
         self._poller = zmq.Poller()
         self._sender_cache: dict[UPID, bytes] = {}
@@ -127,12 +133,26 @@ class Transport:
                 self._sender_cache.clear()
             self._sender_cache[sender] = header
         frame = b"".join((to.id.encode(), b"\0", header, b"\0", name.encode(), b"\0", body))
-        self._outbox.append((to.address, frame))
+        with self._send_lock:
+            peer = self._peers.get(to.address)
+            if peer is not None:
+                try:
+                    peer.socket.send(frame, zmq.NOBLOCK, copy=len(frame) < 65536)
+                    self.sent.inc()
+                except zmq.Again:
+                    self._manager.drop("send_queue_full", f"queue to {to.address} is full")
+                except zmq.ZMQError as e:
+                    self._manager.drop("send_failed", f"send to {to.address}: {e}")
+                return
+            # No connection yet: the I/O thread connects, then sends everything queued for
+            # that address in order, under the lock, before any direct send can happen.
+            self._outbox.append((to.address, frame))
         if not self._wake_pending:
             self._wake()
 
     def link(self, address: tuple[str, int], reconnect: bool) -> None:
-        self._outbox.append(("link", address, reconnect))
+        with self._send_lock:
+            self._outbox.append(("link", address, reconnect))
         self._wake()
 
     def _wake(self) -> None:
@@ -161,7 +181,8 @@ class Transport:
                     else:
                         peer = self._monitors.get(socket)
                         if peer is not None:
-                            self._monitor_event(peer)
+                            with self._send_lock:
+                                self._monitor_event(peer)
                 self._flush()
         except Exception:
             log.exception("Transport I/O thread died")
@@ -169,6 +190,10 @@ class Transport:
             self._close_all()
 
     def _flush(self) -> None:
+        with self._send_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         outbox = self._outbox
         sent = 0
         while outbox:
@@ -249,6 +274,7 @@ class Transport:
                 peer.connected = True
 
     def _close(self, peer: _Peer) -> None:
+        peer.closed = True
         if self._peers.get(peer.address) is peer:
             del self._peers[peer.address]
         self._monitors.pop(peer.monitor, None)
@@ -264,8 +290,9 @@ class Transport:
         peer.socket.close(0)
 
     def _close_all(self) -> None:
-        for peer in list(self._peers.values()):
-            self._close(peer)
+        with self._send_lock:
+            for peer in list(self._peers.values()):
+                self._close(peer)
         if self._router is not None:
             self._router.close(0)
             self._router = None
