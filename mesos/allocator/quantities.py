@@ -5,24 +5,51 @@ Port of `ResourceQuantities` (`src/common/resource_quantities.hpp`): a map from 
 Pure values: no threads, no time, no I/O.
 
 Amounts follow Mesos's `Value::Scalar` arithmetic: three decimal digits of precision, with every
-sum and difference computed in fixed point (thousandths) so that adding and then subtracting the
+sum and difference computed in fixed point (thousandths), so that adding and then subtracting the
 same amounts gives back exactly what was there. Entries whose amount is zero are absent.
+`to_fixed` and `from_fixed` convert to and from that fixed-point form (`dict[str, int]` of
+thousandths), which hot loops such as the DRF sorter keep internally.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-__all__ = ["ResourceQuantities"]
+__all__ = ["PRECISION", "ResourceQuantities", "from_fixed", "to_fixed"]
 
 # Mesos keeps three decimal digits of scalar precision (see `Value::Scalar` in `values.cpp`).
-_PRECISION = 1000
+PRECISION = 1000
 
 
-def _to_fixed(amount: float) -> int:
-    # Round half away from zero like `std::llround` (amounts here are never negative).
-    return math.floor(amount * _PRECISION + 0.5)
+def to_fixed(quantities: Mapping[str, float]) -> dict[str, int]:
+    """Validates `quantities` and returns them in thousandths, rounded half up, without the
+    entries that round to zero. Raises `ValueError` for an empty or non-string name, or an
+    amount that is not a finite number >= 0."""
+    fixed: dict[str, int] = {}
+    for name, amount in quantities.items():
+        kind = type(amount)
+        # `amount >= 0` is false for NaN; the comparison with `math.inf` rejects infinity.
+        if (kind is float or kind is int) and 0 <= amount < math.inf and type(name) is str and name:
+            value = int(amount * PRECISION + 0.5)
+            if value:
+                fixed[name] = value
+            continue
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Invalid resource name {name!r}: expected a non-empty string")
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            raise ValueError(f"Invalid quantity {name}:{amount!r}: expected a number")
+        raise ValueError(f"Invalid quantity {name}:{amount!r}: expected a finite amount >= 0")
+    return fixed
+
+
+def from_fixed(fixed: Mapping[str, int]) -> ResourceQuantities:
+    """The `ResourceQuantities` of amounts in thousandths (as made by `to_fixed`)."""
+    quantities = ResourceQuantities()
+    for name, value in fixed.items():
+        if value:
+            dict.__setitem__(quantities, name, value / PRECISION)
+    return quantities
 
 
 def _format(amount: float) -> str:
@@ -41,34 +68,11 @@ class ResourceQuantities(dict[str, float]):
 
     __slots__ = ()
 
-    def __init__(
-        self, quantities: Mapping[str, float] | Iterable[tuple[str, float]] = (), /
-    ) -> None:
+    def __init__(self, quantities: Mapping[str, float] | None = None, /) -> None:
         super().__init__()
-        items = quantities.items() if isinstance(quantities, Mapping) else quantities
-        for name, amount in items:
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"Invalid resource name {name!r}: expected a non-empty string")
-            if isinstance(amount, bool) or not isinstance(amount, int | float):
-                raise ValueError(
-                    f"Invalid quantity {name}:{amount!r}: expected a number"
-                )
-            if not math.isfinite(amount) or amount < 0:
-                raise ValueError(
-                    f"Invalid quantity {name}:{amount!r}: expected a finite amount >= 0"
-                )
-            # Repeated names add up, like `ResourceQuantities::fromScalarResources`.
-            fixed = _to_fixed(self.get(name, 0.0)) + _to_fixed(amount)
-            if fixed:
-                self[name] = fixed / _PRECISION
-
-    @classmethod
-    def of(cls, quantities: Mapping[str, float]) -> ResourceQuantities:
-        """Returns `quantities` itself if it already is a `ResourceQuantities`, else a
-        validated copy."""
-        if isinstance(quantities, ResourceQuantities):
-            return quantities
-        return cls(quantities)
+        if quantities:
+            for name, value in to_fixed(quantities).items():
+                self[name] = value / PRECISION
 
     def copy(self) -> ResourceQuantities:
         new = ResourceQuantities()
@@ -77,14 +81,13 @@ class ResourceQuantities(dict[str, float]):
 
     def contains(self, other: Mapping[str, float]) -> bool:
         """True when every amount in `other` is at most the amount of the same name here."""
-        for name, amount in other.items():
-            if _to_fixed(amount) > _to_fixed(self.get(name, 0.0)):
-                return False
-        return True
+        mine = to_fixed(self)
+        return all(value <= mine.get(name, 0) for name, value in to_fixed(other).items())
 
     def __iadd__(self, other: Mapping[str, float]) -> ResourceQuantities:
-        for name, amount in ResourceQuantities.of(other).items():
-            self[name] = (_to_fixed(self.get(name, 0.0)) + _to_fixed(amount)) / _PRECISION
+        mine = to_fixed(self)
+        for name, value in to_fixed(other).items():
+            self[name] = (mine.get(name, 0) + value) / PRECISION
         return self
 
     def __add__(self, other: Mapping[str, float]) -> ResourceQuantities:
@@ -93,13 +96,14 @@ class ResourceQuantities(dict[str, float]):
         return new
 
     def __isub__(self, other: Mapping[str, float]) -> ResourceQuantities:
-        other = ResourceQuantities.of(other)
-        if not self.contains(other):
-            raise ValueError(f"Cannot subtract {other} from {self}: not contained")
-        for name, amount in other.items():
-            fixed = _to_fixed(self[name]) - _to_fixed(amount)
-            if fixed:
-                self[name] = fixed / _PRECISION
+        mine = to_fixed(self)
+        theirs = to_fixed(other)
+        if any(value > mine.get(name, 0) for name, value in theirs.items()):
+            raise ValueError(f"Cannot subtract {from_fixed(theirs)} from {self}: not contained")
+        for name, value in theirs.items():
+            left = mine[name] - value
+            if left:
+                self[name] = left / PRECISION
             else:
                 del self[name]
         return self

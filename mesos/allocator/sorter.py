@@ -9,6 +9,9 @@ The clients form a tree by their `/`-separated paths. A client is always a leaf;
 path is also the prefix of another client (`a` beside `a/b`) is represented by a *virtual leaf*
 named `.` under the internal node `a`, as in Mesos. Allocation made to a leaf counts towards every
 ancestor, so at each level siblings are ranked by the share of their whole subtree.
+
+Internally quantities are kept in fixed point (`dict[str, int]` of thousandths, see
+`mesos.allocator.quantities.to_fixed`), which makes the arithmetic exact and cheap.
 """
 
 from __future__ import annotations
@@ -17,15 +20,23 @@ import bisect
 import enum
 import math
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 
-from mesos.allocator.quantities import ResourceQuantities
+from mesos.allocator.quantities import ResourceQuantities, from_fixed, to_fixed
 
-__all__ = ["DRFSorter"]
+__all__ = ["DEFAULT_WEIGHT", "DRFSorter"]
 
 DEFAULT_WEIGHT = 1.0
 
 # The name of the virtual leaf that stands for a client whose path is also an internal node.
 _VIRTUAL = "."
+
+# Scalar quantities in thousandths (`to_fixed`).
+_Fixed = dict[str, int]
+
+# A node's rank among its siblings: Mesos's `compareDRF` orders by weighted dominant share, then
+# by the number of allocations made to the node (fewer first), then by path.
+_Key = tuple[float, int, str]
 
 
 class _Kind(enum.Enum):
@@ -43,8 +54,9 @@ class _Node:
     """A node of the sorter tree (port of `DRFSorter::Node`).
 
     `children` holds every child by name. `ordered` holds the children that take part in the
-    ranking (active leaves and internal nodes, never inactive leaves); whenever the sorter is not
-    dirty it is sorted by `_drf_key`, which is Mesos's `compareDRF`.
+    ranking (active leaves and internal nodes, never inactive leaves). Whenever the sorter is not
+    dirty, `ordered` is sorted by each child's `key` and `keys` holds those keys in the same
+    order, so that a child is found and moved by bisection.
     """
 
     __slots__ = (
@@ -52,12 +64,15 @@ class _Node:
         "children",
         "client",
         "count",
+        "internal_count",
+        "key",
+        "keys",
         "kind",
         "name",
+        "order",
         "ordered",
         "parent",
         "path",
-        "share",
         "totals",
         "weight",
     )
@@ -75,23 +90,45 @@ class _Node:
         # The client path of a leaf (for a virtual leaf: its parent's path); `None` otherwise.
         self.client: str | None = None
         self.weight = weight
-        # Weighted dominant share; not computed for the root, nor kept current for inactive
-        # leaves (it is recomputed on activation).
-        self.share = 0.0
         # How many times an allocation was made to this subtree: the first tie breaker, which
         # spreads allocations evenly across clients of equal share.
         self.count = 0
+        # The rank last computed; current for every node in an `ordered` list while the sorter
+        # is not dirty. Never computed for the root.
+        self.key: _Key = (0.0, 0, self.path)
         # Scalar quantities allocated to this subtree.
-        self.totals = ResourceQuantities()
+        self.totals: _Fixed = {}
         # Allocation per agent id, kept on leaves only (internal nodes need only `totals`).
-        self.agents: dict[str, ResourceQuantities] = {}
+        self.agents: dict[str, _Fixed] = {}
         self.children: dict[str, _Node] = {}
         self.ordered: list[_Node] = []
+        self.keys: list[_Key] = []
+        # How many children are internal nodes; with none, `ordered` lists only active leaves.
+        self.internal_count = 0
+        # The active clients of the subtree in DRF order, or `None` when it must be rebuilt.
+        self.order: list[str] | None = None
 
 
-def _drf_key(node: _Node) -> tuple[float, int, str]:
-    # Port of `Node::compareDRF`: lower share first, then fewer allocations, then path.
-    return (node.share, node.count, node.path)
+_key_of = attrgetter("key")
+
+
+def _add(target: _Fixed, delta: _Fixed) -> None:
+    for name, value in delta.items():
+        target[name] = target.get(name, 0) + value
+
+
+def _subtract(target: _Fixed, delta: _Fixed) -> None:
+    # Callers check containment first (or rely on an ancestor containing its descendants).
+    for name, value in delta.items():
+        left = target[name] - value
+        if left:
+            target[name] = left
+        else:
+            del target[name]
+
+
+def _contains(have: _Fixed, want: _Fixed) -> bool:
+    return all(value <= have.get(name, 0) for name, value in want.items())
 
 
 class DRFSorter:
@@ -100,15 +137,16 @@ class DRFSorter:
     Owns the tree of clients (paths, weights, active or not), the scalar quantities allocated to
     each client per agent, and the total pool (the scalar quantities of every agent added with
     `add_slave`). It is pure: no thread, no clock, no I/O; the allocator that owns it is the only
-    caller. Illegal calls fail loudly: an unknown client or agent raises `KeyError`, a duplicate
-    or a malformed argument, or unallocating more than is allocated, raises `ValueError`; a call
+    caller. Illegal calls fail loudly: an unknown client or agent raises `KeyError`; a duplicate,
+    a malformed argument, or unallocating more than is allocated raises `ValueError`; a call
     that raises leaves the sorter unchanged.
 
     Shares are cached. Changing the pool, the weights or the set of clients marks the tree dirty
-    and the next `sort()` recomputes every share; `allocated`, `unallocated`, `update`,
-    `activate` and `deactivate` only recompute the shares on the client's path to the root and
-    move those nodes among their siblings. The client order itself is cached too, so a `sort()`
-    with nothing changed costs one list copy.
+    and the next `sort()` recomputes every share (as Mesos does); `allocated`, `unallocated`,
+    `update`, `activate` and `deactivate` recompute only the shares on the client's path to the
+    root and move those nodes among their siblings by bisection. The order of the clients is
+    cached per subtree, so a `sort()` with nothing changed costs one list copy, and one after
+    an allocation rebuilds only the subtrees whose order changed.
     """
 
     def __init__(self, fairness_exclude_resource_names: Iterable[str] | None = None) -> None:
@@ -118,15 +156,14 @@ class DRFSorter:
         # Weights by path; may name paths that are not in the tree (yet).
         self._weights: dict[str, float] = {}
         # The total pool: each agent's quantities, and their sum.
-        self._agents: dict[str, ResourceQuantities] = {}
-        self._total = ResourceQuantities()
+        self._agents: dict[str, _Fixed] = {}
+        self._total: _Fixed = {}
         self._fairness_exclude: frozenset[str] = frozenset()
         # The positive totals of the resources that count for fairness, by name.
-        self._fair_totals: dict[str, float] = {}
-        # When true, every share is stale and `sort()` recomputes and resorts the whole tree.
+        self._fair_totals: _Fixed = {}
+        # When true, shares and the order of every `ordered` list are stale: `sort()`
+        # recomputes every share and resorts the whole tree.
         self._dirty = False
-        # The result of the last `sort()`, valid until the order of some active leaf changes.
-        self._order: list[str] | None = None
         if fairness_exclude_resource_names is not None:
             self.initialize(fairness_exclude_resource_names)
 
@@ -135,7 +172,7 @@ class DRFSorter:
         `DRFSorter::initialize`, fed by `--fair_sharing_excluded_resource_names`)."""
         self._fairness_exclude = frozenset(fairness_exclude_resource_names or ())
         self._update_fair_totals()
-        self._mark_dirty()
+        self._dirty = True
 
     # Clients.
 
@@ -176,7 +213,7 @@ class DRFSorter:
         assert leaf is not None
         leaf.client = client_path
         self._clients[client_path] = leaf
-        self._mark_dirty()
+        self._dirty = True
 
     def remove(self, client_path: str) -> None:
         """Removes a client, its allocation and the internal nodes it alone needed."""
@@ -190,24 +227,28 @@ class DRFSorter:
         current = leaf
         while current.parent is not None:
             parent = current.parent
-            if removed:
-                parent.totals -= removed
+            _subtract(parent.totals, removed)
             if not current.children:
                 del parent.children[current.name]
                 if current.kind is not _INACTIVE_LEAF:
                     parent.ordered.remove(current)
+                if current.kind is _INTERNAL:
+                    parent.internal_count -= 1
             elif len(current.children) == 1 and _VIRTUAL in current.children:
                 virtual = current.children.pop(_VIRTUAL)
                 current.ordered.clear()
+                current.keys.clear()
+                current.order = None
                 current.kind = virtual.kind
                 current.agents = virtual.agents
                 current.client = virtual.client
+                parent.internal_count -= 1
                 if current.kind is _INACTIVE_LEAF:
                     parent.ordered.remove(current)
                 self._clients[current.path] = current
             current = parent
 
-        self._mark_dirty()
+        self._dirty = True
 
     def activate(self, client_path: str) -> None:
         """Makes a client appear in `sort()`; a no-op when it is already active."""
@@ -215,13 +256,16 @@ class DRFSorter:
         if leaf.kind is not _INACTIVE_LEAF:
             return
         leaf.kind = _ACTIVE_LEAF
-        assert leaf.parent is not None
+        parent = leaf.parent
+        assert parent is not None
         if self._dirty:
-            leaf.parent.ordered.append(leaf)
+            parent.ordered.append(leaf)
         else:
-            leaf.share = self._calculate_share(leaf)
-            bisect.insort(leaf.parent.ordered, leaf, key=_drf_key)
-        self._order = None
+            key = leaf.key = self._rank(leaf)
+            index = bisect.bisect_right(parent.keys, key)
+            parent.keys.insert(index, key)
+            parent.ordered.insert(index, leaf)
+        self._invalidate(parent)
 
     def deactivate(self, client_path: str) -> None:
         """Hides a client from `sort()`, keeping its allocation; a no-op when already inactive."""
@@ -229,9 +273,15 @@ class DRFSorter:
         if leaf.kind is not _ACTIVE_LEAF:
             return
         leaf.kind = _INACTIVE_LEAF
-        assert leaf.parent is not None
-        leaf.parent.ordered.remove(leaf)
-        self._order = None
+        parent = leaf.parent
+        assert parent is not None
+        if self._dirty:
+            parent.ordered.remove(leaf)
+        else:
+            index = self._index(leaf)
+            del parent.keys[index]
+            del parent.ordered[index]
+        self._invalidate(parent)
 
     def update_weight(self, path: str, weight: float) -> None:
         """Sets the weight of a path (a client or an internal node, present or not yet): the
@@ -246,6 +296,8 @@ class DRFSorter:
             raise ValueError(f"Invalid weight {weight!r} for '{path}': expected a number > 0")
         self._weights[path] = float(weight)
 
+        # Unlike Mesos (which only finds clients), also reach an internal node that is not a
+        # client, e.g. `a` when only `a/b` is in the sorter.
         node: _Node | None = self._root
         for token in tokens:
             assert node is not None
@@ -255,7 +307,7 @@ class DRFSorter:
         if node is not None:
             node.weight = float(weight)
 
-        self._mark_dirty()
+        self._dirty = True
 
     def contains(self, client_path: str) -> bool:
         return client_path in self._clients
@@ -266,54 +318,49 @@ class DRFSorter:
 
     # Allocations.
 
-    def allocated(
-        self, client_path: str, agent_id: str, quantities: Mapping[str, float]
-    ) -> None:
+    def allocated(self, client_path: str, agent_id: str, quantities: Mapping[str, float]) -> None:
         """Records that `quantities` on `agent_id` were allocated to the client."""
-        allocation = ResourceQuantities.of(quantities)
+        allocation = to_fixed(quantities)
         leaf = self._find(client_path)
 
         if allocation:
             on_agent = leaf.agents.get(agent_id)
             if on_agent is None:
-                leaf.agents[agent_id] = allocation.copy()
+                leaf.agents[agent_id] = dict(allocation)
             else:
-                on_agent += allocation
+                _add(on_agent, allocation)
 
         node: _Node | None = leaf
         while node is not None:
-            if allocation:
-                node.totals += allocation
+            _add(node.totals, allocation)
             node.count += 1
             node = node.parent
 
         self._reposition_path(leaf)
 
-    def unallocated(
-        self, client_path: str, agent_id: str, quantities: Mapping[str, float]
-    ) -> None:
+    def unallocated(self, client_path: str, agent_id: str, quantities: Mapping[str, float]) -> None:
         """Records that `quantities` on `agent_id` went back from the client to the pool.
 
         Raises `ValueError` if the client does not hold that much on that agent.
         """
-        released = ResourceQuantities.of(quantities)
+        released = to_fixed(quantities)
         leaf = self._find(client_path)
-        on_agent = leaf.agents.get(agent_id, ResourceQuantities())
-        if not on_agent.contains(released):
+        on_agent = leaf.agents.get(agent_id, {})
+        if not _contains(on_agent, released):
             raise ValueError(
-                f"Cannot unallocate {released} on agent {agent_id} from client "
-                f"'{client_path}': it holds only {on_agent} there"
+                f"Cannot unallocate {from_fixed(released)} on agent {agent_id} from client "
+                f"'{client_path}': it holds only {from_fixed(on_agent)} there"
             )
         if not released:
             return
 
-        on_agent -= released
+        _subtract(on_agent, released)
         if not on_agent:
             del leaf.agents[agent_id]
 
         node: _Node | None = leaf
         while node is not None:
-            node.totals -= released
+            _subtract(node.totals, released)
             node = node.parent
 
         self._reposition_path(leaf)
@@ -329,17 +376,19 @@ class DRFSorter:
         reservation changed it) without counting as a new allocation (port of
         `DRFSorter::update`). Raises `ValueError` if the client does not hold `old_quantities`
         there."""
-        old = ResourceQuantities.of(old_quantities)
-        new = ResourceQuantities.of(new_quantities)
+        old = to_fixed(old_quantities)
+        new = to_fixed(new_quantities)
         leaf = self._find(client_path)
-        on_agent = leaf.agents.get(agent_id, ResourceQuantities())
-        if not on_agent.contains(old):
+        on_agent = leaf.agents.get(agent_id, {})
+        if not _contains(on_agent, old):
             raise ValueError(
-                f"Cannot update {old} on agent {agent_id} of client '{client_path}': "
-                f"it holds only {on_agent} there"
+                f"Cannot update {from_fixed(old)} on agent {agent_id} of client "
+                f"'{client_path}': it holds only {from_fixed(on_agent)} there"
             )
 
-        on_agent = on_agent - old + new
+        on_agent = dict(on_agent)
+        _subtract(on_agent, old)
+        _add(on_agent, new)
         if on_agent:
             leaf.agents[agent_id] = on_agent
         else:
@@ -347,8 +396,8 @@ class DRFSorter:
 
         node: _Node | None = leaf
         while node is not None:
-            node.totals -= old
-            node.totals += new
+            _subtract(node.totals, old)
+            _add(node.totals, new)
             node = node.parent
 
         self._reposition_path(leaf)
@@ -356,14 +405,14 @@ class DRFSorter:
     def allocation(self, client_path: str) -> dict[str, ResourceQuantities]:
         """The client's allocation by agent id (a copy)."""
         leaf = self._find(client_path)
-        return {agent_id: held.copy() for agent_id, held in leaf.agents.items()}
+        return {agent_id: from_fixed(held) for agent_id, held in leaf.agents.items()}
 
     def allocation_scalar_quantities(self, client_path: str | None = None) -> ResourceQuantities:
         """The client's allocation summed over agents, or with no client the sum over all
         clients (a copy)."""
         if client_path is None:
-            return self._root.totals.copy()
-        return self._find(client_path).totals.copy()
+            return from_fixed(self._root.totals)
+        return from_fixed(self._find(client_path).totals)
 
     # The total pool.
 
@@ -371,12 +420,12 @@ class DRFSorter:
         """Adds an agent's scalar quantities to the total pool (port of `addSlave`)."""
         if agent_id in self._agents:
             raise ValueError(f"Agent {agent_id} is already in the sorter")
-        added = ResourceQuantities(quantities)
+        added = to_fixed(quantities)
         self._agents[agent_id] = added
         if added:
-            self._total += added
+            _add(self._total, added)
             self._update_fair_totals()
-            self._mark_dirty()
+            self._dirty = True
 
     def remove_slave(self, agent_id: str) -> None:
         """Takes an agent's scalar quantities out of the total pool (port of `removeSlave`)."""
@@ -384,18 +433,18 @@ class DRFSorter:
         if removed is None:
             raise KeyError(f"Unknown agent {agent_id}")
         if removed:
-            self._total -= removed
+            _subtract(self._total, removed)
             self._update_fair_totals()
-            self._mark_dirty()
+            self._dirty = True
 
     def total_scalar_quantities(self) -> ResourceQuantities:
         """The sum of the quantities of every agent (a copy)."""
-        return self._total.copy()
+        return from_fixed(self._total)
 
     # Sorting.
 
     def sort(self) -> list[str]:
-        """The active clients, in DRF order.
+        """The active clients, in DRF order (a new list).
 
         Walks the tree from the root in pre-order, visiting the ranked children of each node
         from the lowest weighted dominant share to the highest, ties broken by fewer allocations
@@ -404,11 +453,7 @@ class DRFSorter:
         if self._dirty:
             self._sort_tree(self._root)
             self._dirty = False
-        if self._order is None:
-            order: list[str] = []
-            self._list_clients(self._root, order)
-            self._order = order
-        return list(self._order)
+        return list(self._build(self._root))
 
     # Internals.
 
@@ -437,89 +482,124 @@ class DRFSorter:
         parent.children[name] = node
         if kind is not _INACTIVE_LEAF:
             parent.ordered.append(node)
+        if kind is _INTERNAL:
+            parent.internal_count += 1
         return node
 
     def _make_internal(self, leaf: _Node) -> None:
         # The leaf's client moves to a new virtual leaf below it, with its allocation; the node
         # keeps its totals, count and weight and becomes an internal node.
-        assert leaf.parent is not None and leaf.client is not None
+        parent = leaf.parent
+        assert parent is not None and leaf.client is not None
         virtual = self._new_node(_VIRTUAL, leaf.kind, leaf)
         virtual.client = leaf.client
         virtual.agents = leaf.agents
-        virtual.totals = leaf.totals.copy()
+        virtual.totals = dict(leaf.totals)
         virtual.count = leaf.count
         self._clients[leaf.client] = virtual
 
         if leaf.kind is _INACTIVE_LEAF:
-            leaf.parent.ordered.append(leaf)
+            parent.ordered.append(leaf)
+        parent.internal_count += 1
         leaf.kind = _INTERNAL
         leaf.client = None
         leaf.agents = {}
 
-    def _mark_dirty(self) -> None:
-        self._dirty = True
-        self._order = None
-
     def _update_fair_totals(self) -> None:
         excluded = self._fairness_exclude
         self._fair_totals = {
-            name: amount
-            for name, amount in self._total.items()
-            if amount > 0 and name not in excluded
+            name: value for name, value in self._total.items() if value > 0 and name not in excluded
         }
 
-    def _calculate_share(self, node: _Node) -> float:
+    def _rank(self, node: _Node) -> _Key:
         # Port of `DRFSorter::calculateShare`: the largest fraction of any resource's total
-        # held by the node, divided by the node's weight.
+        # held by the node, divided by the node's weight; then the tie breakers.
         share = 0.0
         totals = self._fair_totals
-        for name, amount in node.totals.items():
+        for name, value in node.totals.items():
             total = totals.get(name)
             if total is not None:
-                fraction = amount / total
+                fraction = value / total
                 if fraction > share:
                     share = fraction
-        return share / node.weight
+        return (share / node.weight, node.count, node.path)
 
     def _sort_tree(self, node: _Node) -> None:
         for child in node.ordered:
-            child.share = self._calculate_share(child)
-        node.ordered.sort(key=_drf_key)
+            child.key = self._rank(child)
+        node.ordered.sort(key=_key_of)
+        node.keys = [child.key for child in node.ordered]
+        node.order = None
         for child in node.ordered:
             if child.kind is _INTERNAL:
                 self._sort_tree(child)
 
+    @staticmethod
+    def _index(node: _Node) -> int:
+        # The position of a ranked node among its siblings, by bisection on its current key.
+        assert node.parent is not None
+        index = bisect.bisect_left(node.parent.keys, node.key)
+        assert node.parent.ordered[index] is node, "sorter keys out of step with nodes"
+        return index
+
     def _reposition_path(self, leaf: _Node) -> None:
-        # The shares of the leaf and its ancestors changed. If the tree is sorted, recompute
-        # them and move each node to its place among its siblings (the siblings' shares did not
-        # change); if it is dirty, `sort()` will do it all anyway.
+        # The allocation of the leaf and of its ancestors changed. If the tree is sorted, move
+        # each ranked node of the path to its new place among its siblings (the siblings'
+        # shares did not change); if it is dirty, `sort()` will resort everything anyway.
         if self._dirty:
             return
         node = leaf
         while node.parent is not None:
             if node.kind is not _INACTIVE_LEAF:
-                node.share = self._calculate_share(node)
-                if self._reposition(node):
-                    self._order = None
+                self._reposition(node)
             node = node.parent
 
-    @staticmethod
-    def _reposition(node: _Node) -> bool:
-        assert node.parent is not None
-        siblings = node.parent.ordered
-        index = siblings.index(node)
-        key = _drf_key(node)
-        if (index == 0 or _drf_key(siblings[index - 1]) < key) and (
-            index == len(siblings) - 1 or key < _drf_key(siblings[index + 1])
+    def _reposition(self, node: _Node) -> None:
+        parent = node.parent
+        assert parent is not None
+        keys = parent.keys
+        index = self._index(node)
+        key = node.key = self._rank(node)
+        if (index == 0 or keys[index - 1] < key) and (
+            index + 1 == len(keys) or key < keys[index + 1]
         ):
-            return False
-        del siblings[index]
-        bisect.insort(siblings, node, key=_drf_key)
-        return True
+            # Still in place (the usual case for all but the most contended clients).
+            keys[index] = key
+            return
 
-    def _list_clients(self, node: _Node, order: list[str]) -> None:
-        for child in node.ordered:
-            if child.kind is _ACTIVE_LEAF:
-                order.append(child.client)  # type: ignore[arg-type]  # Leaves have a client.
+        ordered = parent.ordered
+        del keys[index]
+        del ordered[index]
+        new_index = bisect.bisect_right(keys, key)
+        keys.insert(new_index, key)
+        ordered.insert(new_index, node)
+
+        # The order of the parent's subtree changed. When the parent ranks only leaves, its
+        # cached order moves the same way; otherwise it is rebuilt on the next `sort()`.
+        cached = parent.order
+        if cached is not None and parent.internal_count == 0:
+            cached.insert(new_index, cached.pop(index))
+            self._invalidate(parent.parent)
+        else:
+            self._invalidate(parent)
+
+    @staticmethod
+    def _invalidate(node: _Node | None) -> None:
+        while node is not None:
+            node.order = None
+            node = node.parent
+
+    def _build(self, node: _Node) -> list[str]:
+        order = node.order
+        if order is None:
+            if node.internal_count == 0:
+                order = [child.client for child in node.ordered]  # type: ignore[misc]  # Leaves have a client.
             else:
-                self._list_clients(child, order)
+                order = []
+                for child in node.ordered:
+                    if child.kind is _INTERNAL:
+                        order.extend(self._build(child))
+                    else:
+                        order.append(child.client)  # type: ignore[arg-type]  # Leaves have one.
+            node.order = order
+        return order

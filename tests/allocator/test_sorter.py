@@ -444,57 +444,65 @@ class _Oracle:
         self.weights: dict[str, float] = {}
         self.total: dict[str, float] = {}
 
-    def _members(self, path: str) -> list[str]:
-        return [c for c in self.clients if c == path or c.startswith(path + "/")]
+    def sort(self) -> list[str]:
+        # Internal nodes: every proper prefix of a client path.
+        internal: set[str] = set()
+        for client in self.clients:
+            parts = client.split("/")
+            internal.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        return self._sort("", internal)
 
-    def _key(self, path: str, leaf: bool) -> tuple[float, int, str]:
-        members = [path] if leaf else self._members(path)
+    def _key(self, path: str, leaf: bool, internal: set[str]) -> tuple[float, int, str]:
+        if leaf:
+            members = [path]
+        else:
+            members = [c for c in self.clients if c == path or c.startswith(path + "/")]
         share = 0.0
         for name, total in self.total.items():
             if total > 0:
                 held = sum(self.held[m].get(name, 0.0) for m in members)
                 share = max(share, held / total)
-        weight = 1.0 if leaf and path in self._internal() else self.weights.get(path, 1.0)
-        node_path = path + "/." if leaf and path in self._internal() else path
+        # A client that is also an internal node is the virtual leaf `<path>/.`: its own
+        # allocation, default weight.
+        virtual = leaf and path in internal
+        weight = 1.0 if virtual else self.weights.get(path, 1.0)
+        node_path = path + "/." if virtual else path
         return (share / weight, sum(self.calls[m] for m in members), node_path)
 
-    def _internal(self) -> set[str]:
-        internal = set()
-        for client in self.clients:
-            parts = client.split("/")
-            internal.update("/".join(parts[:i]) for i in range(1, len(parts)))
-        return internal
-
-    def sort(self, prefix: str = "") -> list[str]:
-        internal = self._internal()
+    def _sort(self, prefix: str, internal: set[str]) -> list[str]:
         children: set[tuple[str, bool]] = set()
         for client in self.clients:
-            if prefix and not client.startswith(prefix + "/") and client != prefix:
-                continue
             if client == prefix:
                 children.add((client, True))
-                continue
-            rest = client[len(prefix) + 1 :] if prefix else client
-            child = (prefix + "/" if prefix else "") + rest.split("/")[0]
-            children.add((child, child not in internal))
+            elif not prefix or client.startswith(prefix + "/"):
+                rest = client[len(prefix) + 1 :] if prefix else client
+                child = (prefix + "/" if prefix else "") + rest.split("/")[0]
+                children.add((child, child not in internal))
         order: list[str] = []
-        for child, leaf in sorted(children, key=lambda c: self._key(*c)):
-            if leaf:
-                if child in self.active:
-                    order.append(child)
-            else:
-                order.extend(self.sort(child))
+        for child, leaf in sorted(children, key=lambda c: self._key(c[0], c[1], internal)):
+            if not leaf:
+                order.extend(self._sort(child, internal))
+            elif child in self.active:
+                order.append(child)
         return order
 
 
 def test_incremental_updates_match_a_full_resort() -> None:
     """This test ensures that the cached, incrementally maintained order always equals the
-    order computed from scratch, over a long random run of allocations, releases, weight
-    changes, pool changes and (de)activations on a hierarchy of roles."""
+    order computed from scratch, over a long random run of allocations, releases, updates,
+    weight changes, pool changes, (de)activations and clients coming and going on a hierarchy
+    of roles."""
     rng = random.Random(20240611)
     clients = ["a", "a/b", "a/c", "a/b/x", "d", "d/e", "f", "g/h", "g/i", "j"]
+    # Clients that come and go; they are never allocated to, so that the allocation counts the
+    # oracle sums stay those of the sorter (which, like Mesos, keeps a removed client's count in
+    # its ancestors).
+    transients = ["t", "a/t", "j/t", "g/h/t", "g/t/u"]
     sorter = DRFSorter()
-    oracle = _Oracle(clients)
+    oracle = _Oracle(list(clients))
+    for transient in transients:
+        oracle.held[transient] = {}
+        oracle.calls[transient] = 0
     for agent in ("agent1", "agent2"):
         sorter.add_slave(agent, {"cpus": 64, "mem": 256, "gpus": 4})
     oracle.total = {"cpus": 128, "mem": 512, "gpus": 8}
@@ -504,39 +512,61 @@ def test_incremental_updates_match_a_full_resort() -> None:
         oracle.active.add(client)
     held: dict[tuple[str, str], dict[str, float]] = {}
 
-    for step in range(2000):
+    for step in range(3000):
         client = rng.choice(clients)
         agent = rng.choice(("agent1", "agent2"))
+        mine = held.setdefault((client, agent), {})
         action = rng.random()
-        if action < 0.45:
+        if action < 0.40:
             allocation = {"cpus": rng.randint(0, 4), "mem": rng.randint(0, 16)}
             if rng.random() < 0.2:
                 allocation["gpus"] = 1
             sorter.allocated(client, agent, allocation)
             oracle.calls[client] += 1
-            mine = held.setdefault((client, agent), {})
             for name, amount in allocation.items():
                 mine[name] = mine.get(name, 0) + amount
                 oracle.held[client][name] = oracle.held[client].get(name, 0) + amount
-        elif action < 0.75:
-            mine = held.get((client, agent), {})
+        elif action < 0.65:
             released = {name: rng.randint(0, int(amount)) for name, amount in mine.items()}
             sorter.unallocated(client, agent, released)
             for name, amount in released.items():
                 mine[name] -= amount
                 oracle.held[client][name] -= amount
-        elif action < 0.85:
+        elif action < 0.72:
+            old = {name: rng.randint(0, int(amount)) for name, amount in mine.items()}
+            new = {"cpus": rng.randint(0, 2), "mem": rng.randint(0, 8)}
+            sorter.update(client, agent, old, new)
+            for name, amount in old.items():
+                mine[name] -= amount
+                oracle.held[client][name] -= amount
+            for name, amount in new.items():
+                mine[name] = mine.get(name, 0) + amount
+                oracle.held[client][name] = oracle.held[client].get(name, 0) + amount
+        elif action < 0.82:
+            client = rng.choice(oracle.clients)
             if client in oracle.active:
                 sorter.deactivate(client)
                 oracle.active.discard(client)
             else:
                 sorter.activate(client)
                 oracle.active.add(client)
-        elif action < 0.95:
-            path = rng.choice([*clients, "g"])
+        elif action < 0.90:
+            path = rng.choice([*clients, *transients, "g", "g/t"])
             weight = rng.choice((0.5, 1.0, 2.0, 3.0))
             sorter.update_weight(path, weight)
             oracle.weights[path] = weight
+        elif action < 0.95:
+            transient = rng.choice(transients)
+            if transient in oracle.clients:
+                sorter.remove(transient)
+                oracle.clients.remove(transient)
+                oracle.active.discard(transient)
+            else:
+                sorter.add(transient)
+                oracle.clients.append(transient)
+                if rng.random() < 0.7:
+                    sorter.activate(transient)
+                    oracle.active.add(transient)
         else:
             extra = rng.randint(0, 64)
             sorter.remove_slave("agent2")
@@ -544,3 +574,4 @@ def test_incremental_updates_match_a_full_resort() -> None:
             oracle.total["cpus"] = 128 + extra
 
         assert sorter.sort() == oracle.sort(), f"step {step}"
+        assert sorter.count() == len(oracle.clients)
