@@ -1,6 +1,11 @@
 """The ZeroMQ transport: one ROUTER bound at this OS process's libprocess address, one
-outbound DEALER per peer address, all owned by a single I/O thread (ZeroMQ sockets are not
-thread-safe).
+outbound DEALER per peer address.
+
+Threads: the receive thread owns the ROUTER and blocks in `recv` on it (the cheapest way for
+pyzmq to wake on a message); the I/O thread owns the DEALERs' life cycle (connect, socket
+monitors, close) and the outbox of messages to peers not yet connected; any thread sends on
+an established DEALER directly, under one lock (ZeroMQ sockets are not thread-safe, but a
+socket may move between threads behind a full memory barrier, which the lock gives).
 
 Wire format, one ZeroMQ frame per message (each extra frame costs about as much as a whole
 message in pyzmq, see `shared/reference/python-limits.md`):
@@ -78,6 +83,7 @@ class Transport:
         self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._wake_pending = False
         self._thread: threading.Thread | None = None
+        self._receiver: threading.Thread | None = None
         self._stopping = False
         self._peers: dict[tuple[str, int], _Peer] = {}
         # Guards every DEALER socket and the outbox: any thread sends on an established
@@ -105,16 +111,20 @@ class Transport:
         router.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         router.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TTL_MS)
         router.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS)
+        # The receive thread wakes this often to notice `stop()`.
+        router.setsockopt(zmq.RCVTIMEO, 250)
         if self._requested_port:
             router.bind(f"tcp://{self._ip}:{self._requested_port}")
             self.port = self._requested_port
         else:
             self.port = router.bind_to_random_port(f"tcp://{self._ip}")
         self._router = router
-        self._poller.register(router, zmq.POLLIN)
         self._poller.register(self._wake_fd, zmq.POLLIN)
         self._thread = threading.Thread(target=self._run, name="libprocess-io", daemon=True)
         self._thread.start()
+        self._receiver = threading.Thread(target=self._receive, name="libprocess-recv",
+                                          daemon=True)
+        self._receiver.start()
         return self.port
 
     def stop(self) -> None:
@@ -122,6 +132,8 @@ class Transport:
         self._wake()
         if self._thread is not None:
             self._thread.join(5.0)
+        if self._receiver is not None:
+            self._receiver.join(5.0)
 
     # Any thread.
 
@@ -170,9 +182,7 @@ class Transport:
                     log.error("Transport poll failed: %s", e)
                     continue
                 for socket, _ in ready:
-                    if socket is self._router:
-                        self._read()
-                    elif socket == self._wake_fd:
+                    if socket == self._wake_fd:
                         self._wake_pending = False
                         try:
                             os.eventfd_read(self._wake_fd)
@@ -293,27 +303,49 @@ class Transport:
         with self._send_lock:
             for peer in list(self._peers.values()):
                 self._close(peer)
-        if self._router is not None:
-            self._router.close(0)
-            self._router = None
 
-    def _read(self) -> None:
+    def _receive(self) -> None:
         router = self._router
         assert router is not None
+        try:
+            while not self._stopping:
+                try:
+                    first = router.recv_multipart()
+                except zmq.Again:
+                    continue
+                except zmq.ZMQError as e:
+                    log.error("Transport receive failed: %s", e)
+                    continue
+                try:
+                    self._read(router, first)
+                except Exception:
+                    log.exception("Transport receive batch failed")
+        finally:
+            router.close(0)
+            self._router = None
+
+    def _read(self, router: zmq.Socket[Any], first: list[bytes]) -> None:
+        """Parses `first` and whatever else is queued (up to a batch), then delivers."""
         batch: list[tuple[UPID, str, str, bytes]] = []
         drop = self._manager.drop
         limit = self._manager.max_message_size
         upids = self._upid_cache
         names = self._name_cache
+        frames: list[bytes] | None = first
         for _ in range(READ_BATCH):
-            try:
-                frames = router.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            if len(frames) != 2:
-                drop("malformed_frame", f"{len(frames) - 1} frames instead of 1")
+            if frames is None:
+                # Checking `EVENTS` first avoids raising `zmq.Again` once per batch.
+                if not int(router.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                    break
+                try:
+                    frames = router.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+            current, frames = frames, None
+            if len(current) != 2:
+                drop("malformed_frame", f"{len(current) - 1} frames instead of 1")
                 continue
-            payload = frames[1]
+            payload = current[1]
             parts = payload.split(b"\0", 3)
             if len(parts) != 4:
                 drop("malformed_frame", "envelope without target, sender, name and body")
