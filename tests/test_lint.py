@@ -33,3 +33,11 @@ def test_no_ambient_time_in_mesos() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "mesos").rglob("*.py")
                  if not p.name.endswith("_pb2.py") and pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_mypy_is_clean_on_the_runtime() -> None:
+    """This test ensures that `mypy` (configured in pyproject.toml) passes on `libprocess/`."""
+    result = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary", "-p",
+                             "libprocess"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
