@@ -48,6 +48,9 @@ class Process:
         self._terminating = False
         self._dropping = False
         self._terminated: Any = None
+        # Events queued or running, by kind; guarded by the runtime's in-flight lock.
+        self._queued: dict[str, int] = {"message": 0, "dispatch": 0, "http": 0, "exited": 0,
+                                        "terminate": 0}
 
     # Hooks.
 

@@ -189,22 +189,25 @@ class Manager:
     def enqueue(self, process: Process, event: Event) -> None:
         with self._idle:
             self._inflight += 1
+            process._queued[event.kind] += 1
         try:
             process._actor.tell(event)
         except pykka.ActorDeadError:
-            self._done(1)
+            self._done(process, event.kind, 1)
 
     def enqueue_many(self, process: Process, events: list[Event]) -> None:
         with self._idle:
             self._inflight += len(events)
+            process._queued["message"] += len(events)
         try:
             process._actor.tell(events)
         except pykka.ActorDeadError:
-            self._done(len(events))
+            self._done(process, "message", len(events))
 
-    def _done(self, n: int) -> None:
+    def _done(self, process: Process, kind: str, n: int) -> None:
         with self._idle:
             self._inflight -= n
+            process._queued[kind] -= n
             if self._inflight == 0:
                 self._idle.notify_all()
 
@@ -215,6 +218,12 @@ class Manager:
 
     def inflight(self) -> int:
         return self._inflight
+
+    def queue_counts(self, process: Process) -> dict[str, int]:
+        """Events queued or running in `process`, by kind (`message`, `dispatch`, `http`,
+        `exited`, `terminate`): Mesos's `<process>/event_queue_*` gauges."""
+        with self._idle:
+            return dict(process._queued)
 
     # The dequeue point.
 
@@ -236,7 +245,7 @@ class Manager:
                     log.exception("Event filter %r raised", f)
             self._handle(process, event)
         finally:
-            self._done(1)
+            self._done(process, event.kind, 1)
 
     def _fail_dropped(self, event: Event) -> None:
         promise = getattr(event, "promise", None)

@@ -275,3 +275,22 @@ def test_metrics_endpoints() -> None:
     finally:
         for m in (counter, gauge, timer):
             metrics.remove(m)
+
+
+def test_queue_counts_by_kind() -> None:
+    """This test ensures that the runtime counts a process's queued events by kind (the
+    `event_queue_*` gauges), and the counts return to zero once handled."""
+    a = Pinger()
+    spawn(a)
+    testing.settle()  # `initialize` has run.
+    gate = threading.Event()
+    dispatch(a, gate.wait, 5)  # Holds the process so the next events stay queued.
+    dispatch(a, a.send, a.upid, StringValue(value="queued"))
+    dispatch(a, lambda: None)
+    counts = libprocess.manager().queue_counts(a)
+    assert counts["dispatch"] == 3
+    gate.set()
+    testing.settle()
+    assert libprocess.manager().queue_counts(a) == {"message": 0, "dispatch": 0, "http": 0,
+                                                    "exited": 0, "terminate": 0}
+    assert a.replies == ["queued"]
