@@ -9,9 +9,11 @@ Internally, like stout, a duration is a whole number of nanoseconds; the float-s
 rounds to the nearest nanosecond (stout truncates, which turns `2.3secs` into
 `2.299999999secs`; rounding keeps what the user typed).
 
-Formatting picks the largest unit the duration reaches, unless that unit would need a
-fraction and the next smaller unit gives a whole number: `75secs` formats as `1.25mins`,
-`90mins` as `90mins`, `36hrs` as `36hrs`, `10days` as `10days`, `14days` as `2weeks`.
+Formatting follows stout 1.12: find the largest unit the duration reaches, then print it in
+the next smaller unit if that gives a whole number and the larger one would not, so that the
+text reads naturally: `75secs` stays `75secs` (not `1.25mins`), `1.5secs` is `1500ms`,
+`90mins` stays `90mins`, 10 days is `10days`, 14 days is `2weeks`, and 1 day 4.5 hours is
+`1.1875days` (no smaller whole unit one level down). Numbers get 15 significant digits.
 """
 
 from __future__ import annotations
@@ -117,8 +119,8 @@ def _number(value: float) -> str:
 
 
 def format_duration_ns(nanos: int) -> str:
-    """Formats a nanosecond count the way stout's `operator<<` does (`75000000000` ->
-    `1.25mins`)."""
+    """Formats a nanosecond count the way stout's `operator<<` does (`60000000000` ->
+    `1mins`, `75000000000` -> `75secs`)."""
     if not isinstance(nanos, int) or isinstance(nanos, bool):
         raise ValueError(f"Invalid duration {nanos!r}: expected a whole number of nanoseconds")
 
@@ -158,7 +160,7 @@ def format_duration_ns(nanos: int) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """Formats float seconds as a Mesos duration (`75.0` -> `1.25mins`, `0.5` -> `500ms`).
+    """Formats float seconds as a Mesos duration (`15.0` -> `15secs`, `0.5` -> `500ms`).
 
     The seconds are rounded to the nearest nanosecond first. Raises `ValueError` for values
     that are not finite numbers.

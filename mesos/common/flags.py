@@ -189,6 +189,10 @@ class Flag:
         if not self.name:
             self.name = attribute
         self.attribute = attribute
+
+    def _resolve_default(self) -> None:
+        # Called when the owning class is created (errors in `__set_name__` would be
+        # wrapped in `RuntimeError`).
         default = self._raw_default
         if isinstance(default, str) and self.type is not STRING and self.type is not PATH:
             try:
@@ -257,6 +261,7 @@ class Flags:
             for value in vars(klass).values():
                 if not isinstance(value, Flag):
                     continue
+                value._resolve_default()
                 names = [value.name]
                 if value.deprecated_name is not None:
                     if value.deprecated_name == value.name:
@@ -362,22 +367,22 @@ class Flags:
 
         env_values: dict[str, str | None] = {}
         if prefix is not None:
-            for key, text in env.items():
+            for key, env_text in env.items():
                 if not key.startswith(prefix):
                     continue
                 # `PREFIX_NAME` and `PREFIX_name` both mean the flag `name`.
                 name = key[len(prefix):].lower()
                 bare = name[3:] if name.startswith("no-") else name
                 if bare in self._spellings:
-                    env_values[name] = text
+                    env_values[name] = env_text
 
         # The command line wins over the environment flag by flag (a `--no-name` on the
         # command line hides `MESOS_NAME` too).
         on_command_line = {self._spellings.get(self._bare(n)) for n in cmd_values}
         values = dict(cmd_values)
-        for name, text in env_values.items():
+        for name, env_value in env_values.items():
             if self._spellings.get(self._bare(name)) not in on_command_line:
-                values[name] = text
+                values[name] = env_value
 
         for name in sorted(values):
             self._load_one(name, values[name], unknowns=unknowns)
