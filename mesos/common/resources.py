@@ -14,7 +14,12 @@ Internally each metadata combination is interned once as a `_Kind`, and values a
 Python data (scalars as integer thousandths, Mesos's fixed-point `Value::Scalar` arithmetic;
 ranges as sorted coalesced `(begin, end)` tuples; sets as tuples), so `+`, `-` and
 `contains` are dictionary operations: the allocator runs them thousands of times per round.
-Protobufs are built only when asked for (`iter`, `to_protobuf_list`).
+Protobufs are built only when asked for (`iter`, `to_protobuf_list`), and both directions
+(protobuf -> kind and value, kind and value -> protobuf) are memoized in bounded caches
+because the same resources travel again and again.
+
+The text form is Mesos 1.12's `operator<<`: `cpus(reservations: [(STATIC,prod)]):8; mem:15360;
+ports:[31000-32000]` (older Mesos printed `cpus(prod):8`; the parser reads that form).
 
 Resources are kept in the "post-reservation-refinement" format of Mesos 1.12: a reservation
 is the `reservations` stack (`name(role)` on the command line is one STATIC reservation),

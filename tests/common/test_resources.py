@@ -233,6 +233,43 @@ def test_subtraction_splits_ranges_and_never_goes_negative() -> None:
     assert not (total - total)
 
 
+def test_range_arithmetic_matches_integer_sets() -> None:
+    """This test ensures that adding, subtracting and containing ranges agree with the same
+    operations on plain sets of port numbers, over many seeded random cases."""
+    import random
+
+    rng = random.Random(1234)
+
+    def random_ports() -> set[int]:
+        ports: set[int] = set()
+        for _ in range(rng.randint(0, 4)):
+            begin = rng.randint(0, 60)
+            ports.update(range(begin, begin + rng.randint(0, 12)))
+        return ports
+
+    def as_resources(ports: set[int]) -> Resources:
+        pairs: list[tuple[int, int]] = []
+        for port in sorted(ports):
+            if pairs and pairs[-1][1] == port - 1:
+                pairs[-1] = (pairs[-1][0], port)
+            else:
+                pairs.append((port, port))
+        # Give the ranges split up and out of order, to exercise coalescing.
+        rng.shuffle(pairs)
+        return Resources(ranges("ports", *pairs))
+
+    def as_set(resources: Resources) -> set[int]:
+        return {p for b, e in resources.ports() or () for p in range(b, e + 1)}
+
+    for _ in range(500):
+        x, y = random_ports(), random_ports()
+        a, b = as_resources(x), as_resources(y)
+        assert as_set(a + b) == x | y
+        assert as_set(a - b) == x - y
+        assert a.contains(b) == (y <= x)
+        assert (a == b) == (x == y)
+
+
 def test_subtraction_respects_reservations() -> None:
     """This test ensures that subtracting resources of another role (or unreserved ones)
     leaves reserved resources alone."""

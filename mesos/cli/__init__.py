@@ -1,0 +1,1 @@
+"""Command-line tools: `mesos-execute` (one task) and `mesos-local` (a local cluster)."""

@@ -1,0 +1,1 @@
+"""Sample frameworks written only against `mesos.interface` / `mesos.native`."""
