@@ -197,7 +197,7 @@ class ExecutorDriver:
         """`start()` and then `join()`."""
 
     def sendStatusUpdate(self, status: Any) -> Any:
-        """Sends a `TaskStatus` to the scheduler, reliably (kept until acknowledged (the agent retries forwarding it))."""
+        """Sends a `TaskStatus` to the scheduler; the agent retries it until acknowledged."""
 
     def sendFrameworkMessage(self, data: Any) -> Any:
         """Sends `data` to the scheduler. Best effort, never retried."""
