@@ -77,19 +77,25 @@ class _Expectation:
         self.promise: Promise[Any] = Promise()
         self.done = False
 
-    def check(self, process: Process, event: Event) -> bool:
-        if self.done or not self.match(process, event):
-            return False
+    def check(self, process: Process, event: Event) -> tuple[bool, bool]:
+        """Whether the event matched, and whether to drop it."""
+        if not self.match(process, event):
+            return (False, False)
         if self.forbidden is not None:
-            _violations.append(f"{self.forbidden}: saw {event!r} at {process.id}")
-            return False
+            with _lock:
+                _violations.append(f"{self.forbidden}: saw {event!r} at {process.id}")
+            return (True, False)
         if self.once:
-            self.done = True
+            # Events of several processes pass here on their own threads: claim atomically.
+            with _lock:
+                if self.done:
+                    return (False, False)
+                self.done = True
         try:
             self.promise.set(self.result(process, event))
         except Exception as e:
             self.promise.fail(f"Could not parse the intercepted event: {e}")
-        return self.drop
+        return (True, self.drop)
 
 
 _lock = threading.Lock()
@@ -98,14 +104,21 @@ _violations: list[str] = []
 
 
 def _filter(process: Process, event: Event) -> bool:
+    """The dequeue-point filter: an event satisfies at most one one-shot expectation (the
+    oldest pending that matches), so two `future_message`s registered for the same message
+    get the first and the second such message, in order; standing expectations
+    (`drop_messages`, `expect_no_message`) see every event."""
     with _lock:
-        current = list(_expectations)
+        current = [e for e in _expectations if not e.done]
     drop = False
+    claimed = False
     for expectation in current:
-        if expectation.check(process, event):
-            drop = True
-            if expectation.once:
-                break
+        if expectation.once and claimed:
+            continue
+        matched, dropped = expectation.check(process, event)
+        if matched and expectation.once:
+            claimed = True
+        drop = drop or dropped
     if current and any(e.done for e in current):
         with _lock:
             _expectations[:] = [e for e in _expectations if not e.done]

@@ -294,3 +294,17 @@ def test_queue_counts_by_kind() -> None:
     assert libprocess.manager().queue_counts(a) == {"message": 0, "dispatch": 0, "http": 0,
                                                     "exited": 0, "terminate": 0}
     assert a.replies == ["queued"]
+
+
+def test_two_future_messages_get_successive_messages() -> None:
+    """This test ensures that one message satisfies one `future_message` only: two
+    expectations registered for the same message get the first and the second, in order."""
+    a, b = Pinger(), Pinger()
+    spawn(a)
+    spawn(b)
+    first = testing.future_message(StringValue, to=b)
+    second = testing.future_message(StringValue, to=b)
+    dispatch(a, a.send, b.upid, StringValue(value="one"))
+    dispatch(a, a.send, b.upid, StringValue(value="two"))
+    assert first.get(5).value == "one"
+    assert second.get(5).value == "two"

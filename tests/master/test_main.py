@@ -1,0 +1,112 @@
+"""`mesos-master` (`python -m mesos.master.main`): flags, help, startup and shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from libprocess.testing import await_condition
+
+MAIN = [sys.executable, "-m", "mesos.master.main"]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*MAIN, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--port=abc"], {}, "mesos-master: Failed to load flag 'port': invalid integer 'abc'"),
+    (["--registry=leveldb"], {},
+     "mesos-master: Invalid value for flag 'registry': registry 'leveldb' is not yet"
+     " supported by this port; use --registry=in_memory"),
+    (["--offer_timeout=-1secs"], {}, "mesos-master: Failed to load flag 'offer_timeout'"),
+    (["--weights=web"], {}, "mesos-master: Invalid value for flag 'weights': invalid weight"),
+    (["--bogus=1"], {}, "mesos-master: Failed to load unknown flag 'bogus'"),
+    (["--min_allocatable_resources=cpus;;mem"], {},
+     "mesos-master: Invalid value for flag 'min_allocatable_resources': Bad min allocatable"
+     " resources 'cpus'"),
+    ([], {"MESOS_ALLOCATION_INTERVAL": "soon"},
+     "mesos-master: Failed to load flag 'allocation_interval'"),
+])
+def test_bad_flags_exit_1_with_one_line(args, env, message):
+    """This test ensures that a bad flag or `MESOS_*` variable makes `mesos-master` exit 1
+    with a one-line message naming the flag (then the pointer to `--help`)."""
+    result = _run(*args, env=env)
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(message), result.stderr
+    assert result.stderr.splitlines()[1:] == ["See 'mesos-master --help' for the list of flags."]
+
+
+def test_help_exits_0():
+    """This test ensures that `--help` prints the usage with the Mesos flags and exits 0."""
+    result = _run("--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("Usage: mesos-master [options]")
+    for flag in ("--port=VALUE", "--agent_ping_timeout=VALUE, --slave_ping_timeout=VALUE",
+                 "--max_completed_tasks_per_framework=VALUE", "--registry=VALUE"):
+        assert flag in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read()
+    except OSError:
+        return 0, b""
+
+
+@pytest.mark.integration
+def test_master_serves_and_stops_on_sigterm():
+    """This test ensures that `mesos-master` serves its endpoints on `--port` (also without
+    the `/master` prefix), logs its pid, and exits 0 on SIGTERM."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [*MAIN, f"--port={port}", "--ip=127.0.0.1", "--hostname=test-master",
+         "--allocation_interval=100ms"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        await_condition(lambda: _get(port, "/health")[0] == 200, timeout=30,
+                        message="the master's /health")
+        status, body = _get(port, "/state")
+        assert status == 200
+        state = json.loads(body)
+        assert state["hostname"] == "test-master"
+        assert state["pid"].startswith("master@127.0.0.1:")
+        assert state["leader_info"]["port"] == port
+        assert json.loads(_get(port, "/metrics/snapshot")[1])["master/elected"] == 1.0
+
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr
+        assert state["pid"] in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.integration
+def test_port_in_use_exits_1():
+    """This test ensures that `mesos-master` exits 1 with one line when `--port` is taken."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run(f"--port={port}", "--ip=127.0.0.1")
+    assert result.returncode == 1
+    assert f"mesos-master: Failed to listen on 127.0.0.1:{port}" in result.stderr
