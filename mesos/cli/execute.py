@@ -78,7 +78,7 @@ class ExecuteScheduler(Scheduler):
             task = mesos_pb2.TaskInfo()
             task.name = self.flags.name
             task.task_id.value = self.flags.name
-            task.agent_id.value = offer.agent_id.value
+            task.slave_id.value = offer.slave_id.value
             task.resources.extend(self.needed.to_protobuf_list())
             task.command.shell = self.flags.shell
             if self.flags.shell:
@@ -91,7 +91,7 @@ class ExecuteScheduler(Scheduler):
                 variable = task.command.environment.variables.add()
                 variable.name = key
                 variable.value = str(value)
-            print(f"Submitted task '{task.name}' to agent '{offer.agent_id.value}'",
+            print(f"Submitted task '{task.name}' to agent '{offer.slave_id.value}'",
                   flush=True)
             driver.launchTasks(offer.id, [task])
             self.launched = True

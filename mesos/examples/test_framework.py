@@ -55,7 +55,7 @@ class TestScheduler(Scheduler):
     def _task(self, offer, n: int) -> mesos_pb2.TaskInfo:  # type: ignore[no-untyped-def]
         task = mesos_pb2.TaskInfo()
         task.task_id.value = f"task-{n}"
-        task.agent_id.value = offer.agent_id.value
+        task.slave_id.value = offer.slave_id.value
         task.name = f"task {n}"
         task.command.value = f"echo 'hello from task {n}' && sleep 0.1"
         role = offer.allocation_info.role or "*"
