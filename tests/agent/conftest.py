@@ -1,0 +1,266 @@
+"""Helpers for the agent's scenarios: a fake master, an in-process executor double, builders.
+
+As in Mesos's `src/tests/slave_tests.cpp`, the agent runs as a process of the test's OS
+process against a `FakeMaster` (which answers registration and lets the test send RunTask,
+KillTask, acknowledgements, pings, ...), with a paused clock. Executors are real OS processes
+started by the agent's POSIX containerizer: the real command executor for command tasks, or a
+plain `sleep` for a custom executor, on whose behalf a `FakeExecutor` (a process of the test)
+registers, so the test drives the executor side of the protocol exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import libprocess
+from libprocess import ID, OK, UPID, Process, Request, Response
+from libprocess.clock import Clock
+from libprocess.testing import future_message, settle
+from mesos.agent.agent import Agent, StandaloneMasterDetector
+from mesos.agent.flags import AgentFlags
+from mesos.common.resources import Resources
+from mesos.protos.mesos import mesos_pb2
+from mesos.protos.messages import messages_pb2
+
+TIMEOUT = 30.0
+SLAVE_ID = "agent-S0"
+FRAMEWORK_ID = "framework-0001"
+AGENT_RESOURCES = "cpus:2;mem:1024;disk:1024;ports:[31000-32000]"
+
+
+class FakeMaster(Process):
+    """Stands in for the Mesos master: answers RegisterSlaveMessage with
+    SlaveRegisteredMessage and ReregisterSlaveMessage with SlaveReregisteredMessage, records
+    every message an agent sends it, and serves `/state` with its pid (for the agent's HTTP
+    master detector). The test sends the master's messages with `post`. Runs on its own
+    thread; the lists are read by the test after waiting on a future."""
+
+    def __init__(self, id: str | None = None, slave_id: str = SLAVE_ID) -> None:
+        super().__init__(id or ID.generate("master"))
+        self.slave_id = slave_id
+        self.answer_registration = True
+        self._lock = threading.Lock()
+        self.received: list[tuple[UPID, Any]] = []
+
+    def initialize(self) -> None:
+        for message in (messages_pb2.RegisterSlaveMessage, messages_pb2.ReregisterSlaveMessage,
+                        messages_pb2.StatusUpdateMessage, messages_pb2.ExitedExecutorMessage,
+                        messages_pb2.PongSlaveMessage, messages_pb2.UnregisterSlaveMessage,
+                        messages_pb2.ExecutorToFrameworkMessage):
+            self.install(message, self.record)
+        self.route("/state", self.state)
+
+    def state(self, request: Request) -> Response:
+        return OK({"pid": str(self.upid), "hostname": "localhost", "version": "1.12.0"})
+
+    def record(self, from_: UPID, message: Any) -> None:
+        with self._lock:
+            self.received.append((from_, message))
+        if not self.answer_registration:
+            return
+        if isinstance(message, messages_pb2.RegisterSlaveMessage):
+            reply = messages_pb2.SlaveRegisteredMessage()
+            reply.slave_id.value = self.slave_id
+            reply.connection.total_ping_timeout_seconds = 75.0
+            self.send(from_, reply)
+        elif isinstance(message, messages_pb2.ReregisterSlaveMessage):
+            reregistered = messages_pb2.SlaveReregisteredMessage()
+            reregistered.slave_id.CopyFrom(message.slave.id)
+            reregistered.connection.total_ping_timeout_seconds = 75.0
+            self.send(from_, reregistered)
+
+    def messages(self, cls: type) -> list[Any]:
+        with self._lock:
+            return [m for _, m in self.received if isinstance(m, cls)]
+
+    def post(self, to: UPID, message: Any) -> None:
+        """Sends `message` to `to` from this master (from the test's thread)."""
+        libprocess.dispatch(self, self.send, to, message).get(TIMEOUT)
+
+    def acknowledge(self, agent: Agent, update: Any) -> None:
+        """Acknowledges a forwarded status update, as the master does for the scheduler."""
+        ack = messages_pb2.StatusUpdateAcknowledgementMessage()
+        ack.slave_id.CopyFrom(update.slave_id)
+        ack.framework_id.CopyFrom(update.framework_id)
+        ack.task_id.CopyFrom(update.status.task_id)
+        ack.uuid = update.uuid
+        self.post(agent.upid, ack)
+
+
+class FakeExecutor(Process):
+    """An executor driven by the test: registers with the agent for `executor_id` (on behalf
+    of the container the agent launched), records what the agent sends it, and sends the
+    status updates and messages the test asks for. Runs on its own thread."""
+
+    def __init__(self, agent: Agent, framework_id: str, executor_id: str) -> None:
+        super().__init__(ID.generate("executor"))
+        self.agent_pid = agent.upid
+        self.framework_id = framework_id
+        self.executor_id = executor_id
+        self._lock = threading.Lock()
+        self.received: list[Any] = []
+
+    def initialize(self) -> None:
+        for message in (messages_pb2.ExecutorRegisteredMessage, messages_pb2.RunTaskMessage,
+                        messages_pb2.KillTaskMessage,
+                        messages_pb2.StatusUpdateAcknowledgementMessage,
+                        messages_pb2.ShutdownExecutorMessage,
+                        messages_pb2.FrameworkToExecutorMessage):
+            self.install(message, self.record)
+        register = messages_pb2.RegisterExecutorMessage()
+        register.framework_id.value = self.framework_id
+        register.executor_id.value = self.executor_id
+        self.send(self.agent_pid, register)
+
+    def record(self, from_: UPID, message: Any) -> None:
+        with self._lock:
+            self.received.append(message)
+
+    def messages(self, cls: type) -> list[Any]:
+        with self._lock:
+            return [m for m in self.received if isinstance(m, cls)]
+
+    def update(self, task_id: str, state: int, **fields: Any) -> messages_pb2.StatusUpdate:
+        """Sends a StatusUpdateMessage as the executor driver does; `fields` override the
+        update's (`uuid=b""` makes a malformed one). Returns the update sent."""
+        update = messages_pb2.StatusUpdate()
+        update.framework_id.value = fields.pop("framework_id", self.framework_id)
+        update.executor_id.value = self.executor_id
+        update.slave_id.value = fields.pop("slave_id", SLAVE_ID)
+        update.status.task_id.value = task_id
+        update.status.state = state  # type: ignore[assignment]
+        update.status.source = mesos_pb2.TaskStatus.SOURCE_EXECUTOR
+        update.status.slave_id.CopyFrom(update.slave_id)
+        update.timestamp = 1.0
+        update.uuid = fields.pop("uuid", uuid.uuid4().bytes)
+        assert not fields, f"Unknown fields {fields}"
+        message = messages_pb2.StatusUpdateMessage(update=update, pid=str(self.upid))
+        libprocess.dispatch(self, self.send, self.agent_pid, message).get(TIMEOUT)
+        return update
+
+    def post(self, message: Any) -> None:
+        libprocess.dispatch(self, self.send, self.agent_pid, message).get(TIMEOUT)
+
+
+def framework_info(framework_id: str = FRAMEWORK_ID, **fields: Any) -> Any:
+    info = mesos_pb2.FrameworkInfo(user="test", name="agent-tests", **fields)
+    info.id.value = framework_id
+    return info
+
+
+def command_task(task_id: str, command: str, resources: str = "cpus:0.5;mem:64",
+                 slave_id: str = SLAVE_ID) -> Any:
+    """A task with a shell `CommandInfo` (run by the command executor)."""
+    task = mesos_pb2.TaskInfo(name=task_id)
+    task.task_id.value = task_id
+    task.slave_id.value = slave_id
+    task.command.value = command
+    task.command.shell = True
+    task.resources.extend(Resources.parse(resources))
+    return task
+
+
+def executor_task(task_id: str, executor_id: str, command: str = "exec sleep 1000",
+                  resources: str = "cpus:0.5;mem:64", framework_id: str = FRAMEWORK_ID,
+                  slave_id: str = SLAVE_ID) -> Any:
+    """A task with a custom `ExecutorInfo` whose command is `command` (by default a process
+    that never registers: a `FakeExecutor` registers for it)."""
+    task = mesos_pb2.TaskInfo(name=task_id)
+    task.task_id.value = task_id
+    task.slave_id.value = slave_id
+    task.resources.extend(Resources.parse(resources))
+    task.executor.executor_id.value = executor_id
+    task.executor.framework_id.value = framework_id
+    task.executor.name = f"executor {executor_id}"
+    task.executor.command.value = command
+    task.executor.command.shell = True
+    task.executor.resources.extend(Resources.parse("cpus:0.1;mem:32"))
+    return task
+
+
+def run_task_message(task: Any, framework: Any = None, pid: str = "") -> Any:
+    message = messages_pb2.RunTaskMessage()
+    message.framework.CopyFrom(framework if framework is not None else framework_info())
+    message.framework_id.CopyFrom(message.framework.id)
+    message.task.CopyFrom(task)
+    message.pid = pid
+    return message
+
+
+def make_flags(work_dir: str, master: str = "master@127.0.0.1:5050",
+               **overrides: Any) -> AgentFlags:
+    values: dict[str, Any] = {
+        "master": master,
+        "work_dir": work_dir,
+        "resources": AGENT_RESOURCES,
+        "hostname": "localhost",
+    }
+    values.update(overrides)
+    return AgentFlags(**values)
+
+
+def start_agent(clock: Clock, master: FakeMaster, work_dir: str, **overrides: Any) -> Agent:
+    """Spawns an agent for `master` and waits until it is registered: its first
+    RegisterSlaveMessage goes out after a random delay in [0, backoff factor], which the
+    paused clock is advanced past."""
+    flags = make_flags(work_dir, str(master.upid), **overrides)
+    agent = Agent(flags, StandaloneMasterDetector(master.upid))
+    registered = future_message(messages_pb2.SlaveRegisteredMessage, to=agent)
+    libprocess.spawn(agent)
+    settle()
+    clock.advance(flags.registration_backoff_factor)
+    registered.get(TIMEOUT)
+    settle()
+    return agent
+
+
+def read_agent(agent: Agent, fn: Any) -> Any:
+    """Reads the agent's state on its own thread."""
+    return libprocess.dispatch(agent, fn).get(TIMEOUT)
+
+
+def http_get(path: str, query: dict[str, str] | None = None) -> tuple[int, Any]:
+    """GETs `path` from this OS process's HTTP server: (status, parsed JSON or text)."""
+    from urllib.parse import quote, urlencode
+
+    ip, port = libprocess.http_address()
+    url = f"http://{ip}:{port}{quote(path, safe='/()')}"
+    if query:
+        url += "?" + urlencode(query)
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+        e.close()
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body.decode(errors="replace")
+
+
+@pytest.fixture
+def master() -> Iterator[FakeMaster]:
+    fake = FakeMaster()
+    libprocess.spawn(fake)
+    yield fake
+
+
+@pytest.fixture
+def kit() -> SimpleNamespace:
+    """The helpers above, for test modules (which cannot import this conftest)."""
+    return SimpleNamespace(
+        FakeMaster=FakeMaster, FakeExecutor=FakeExecutor, framework_info=framework_info,
+        command_task=command_task, executor_task=executor_task,
+        run_task_message=run_task_message, make_flags=make_flags, start_agent=start_agent,
+        read_agent=read_agent, http_get=http_get, TIMEOUT=TIMEOUT, SLAVE_ID=SLAVE_ID,
+        FRAMEWORK_ID=FRAMEWORK_ID, AGENT_RESOURCES=AGENT_RESOURCES)
