@@ -14,8 +14,9 @@ Accepted `master` strings (`parse_master`):
 - `host:port` or `http://host:port` (port 5050 when left out): resolved over HTTP as above;
 - `master@ip:port`: a libprocess UPID, used as is (the official drivers accept this too);
 - `file:///path`: the file holds one of the other forms;
-- `zk://host:2181/mesos`: parsed, but ZooKeeper detection comes in a later issue, so
-  `create_detector` raises `DetectorError` saying so;
+- `zk://host:2181/mesos`: the leading master is the one ZooKeeper elects there, found by a
+  `mesos.detector.ZooKeeperMasterDetector` (no HTTP resolution: the election znode holds the
+  master's whole `MasterInfo`, UPID included);
 - `local`: Mesos's in-process cluster, which `create_detector` refuses the same way.
 """
 
@@ -374,17 +375,23 @@ class StandaloneMasterDetector:
         _terminate(self.process)
 
 
-def create_detector(master: str) -> StandaloneMasterDetector:
+def create_detector(master: str) -> Any:
     """The detector for a `master` string (port of `MasterDetector::create`).
 
-    Raises `DetectorError` for a string that cannot be parsed, and for `zk://` URLs, which
-    the port does not support yet.
+    A `StandaloneMasterDetector`, or for `zk://` URLs (also read from a `file://`) a
+    `mesos.detector.ZooKeeperMasterDetector` with the default 10 s session timeout. Both
+    offer `detect(previous)` and `terminate()`. Raises `DetectorError` for a string that
+    cannot be parsed.
     """
     address = parse_master(master)
     if address.kind == "zk":
-        raise DetectorError(
-            f"ZooKeeper master detection ('{address.url}') is not supported by this port yet; "
-            "give the master as 'host:port'")
+        # Late import: `mesos.detector` re-exports this module's standalone detector.
+        from mesos.detector.zookeeper import ZooKeeperMasterDetector
+
+        try:
+            return ZooKeeperMasterDetector(address.url)
+        except ValueError as e:
+            raise DetectorError(f"Failed to parse '{address.url}': {e}") from None
     if address.kind == "local":
         raise DetectorError(
             f"An in-process cluster ('{address.url}') is not supported by this port; start "

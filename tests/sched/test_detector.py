@@ -55,12 +55,20 @@ def test_parse_master_rejects_bad_input(text: str) -> None:
         parse_master(text)
 
 
-def test_zookeeper_is_parsed_but_not_supported_yet() -> None:
-    """This test ensures that a `zk://` master is recognised, and refused with a clear
-    message until ZooKeeper detection exists."""
+def test_zookeeper_master_gets_a_zookeeper_detector() -> None:
+    """This test ensures that a `zk://` master is recognised and gets a ZooKeeper detector
+    (which works against a real server: see tests/detector), and that a URL without a
+    chroot path is refused as Mesos refuses it."""
+    from mesos.detector import ZooKeeperMasterDetector
+
     assert parse_master("zk://zk1:2181,zk2:2181/mesos").kind == "zk"
-    with pytest.raises(DetectorError, match="ZooKeeper"):
-        create_detector("zk://zk1:2181/mesos")
+    detector = create_detector("zk://127.0.0.1:1/mesos")
+    try:
+        assert isinstance(detector, ZooKeeperMasterDetector)
+    finally:
+        detector.terminate()
+    with pytest.raises(DetectorError, match="chroot"):
+        create_detector("zk://zk1:2181/")
 
 
 def test_master_info_from_pid() -> None:

@@ -686,12 +686,13 @@ def test_master_given_as_http_address_is_resolved(clock: Any, scheduler: Any,
     assert driver.join() == mesos_pb2.DRIVER_STOPPED
 
 
-@pytest.mark.parametrize("master_address", ["zk://localhost:2181/mesos", "local",
+@pytest.mark.parametrize("master_address", ["zk://localhost:2181/", "local",
                                             "not a master"])
 def test_an_unusable_master_aborts_start(scheduler: Any, kit: Any,
                                          master_address: str) -> None:
-    """This test ensures that `start()` with a master string the driver cannot use (ZooKeeper
-    detection comes later) aborts the driver and reports why through `error()`."""
+    """This test ensures that `start()` with a master string the driver cannot use (a
+    ZooKeeper URL without a chroot path, as Mesos refuses it) aborts the driver and reports
+    why through `error()`."""
     driver = MesosSchedulerDriver(scheduler, kit.framework_info(), master_address)
     error = scheduler.expect("error")
     assert driver.start() == mesos_pb2.DRIVER_ABORTED
