@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -67,6 +70,28 @@ class Daemons:
                         message="the master to answer /health")
         return address
 
+    def agent(self, master: str, *extra: str, name: str = "") -> tuple[str, Path]:
+        """Starts a `mesos-agent`; returns its HTTP address and work dir once registered."""
+        port = free_port()
+        work_dir = self.tmp / (name or f"agent-{port}")
+        work_dir.mkdir(exist_ok=True)
+        self.start(name or f"agent-{port}", [
+            "-m", "mesos.agent.main", f"--master={master}", "--ip=127.0.0.1", f"--port={port}",
+            f"--work_dir={work_dir}", "--resources=cpus:2;mem:1024;disk:1024",
+            "--registration_backoff_factor=100ms", *extra])
+        address = f"127.0.0.1:{port}"
+        await_condition(lambda: answers(f"http://{address}/state")
+                        and get_json(f"http://{address}/state").get("id"), 30,
+                        message=f"the agent at {address} to register")
+        return address, work_dir
+
+    def framework(self, master: str, spec: dict[str, Any], name: str = "framework"
+                  ) -> FrameworkEvents:
+        """Starts `batch_framework.py` and follows the JSON events it prints."""
+        child = self.start(name, [str(HERE / "batch_framework.py"), master, json.dumps(spec)],
+                           stdout=subprocess.PIPE)
+        return FrameworkEvents(child)
+
     def log(self, name: str) -> str:
         path = self.tmp / f"{name}.log"
         return path.read_text() if path.exists() else ""
@@ -82,6 +107,46 @@ class Daemons:
             for stream in (child.stdout, child.stderr):
                 if stream is not None:
                     stream.close()
+
+
+class FrameworkEvents:
+    """The JSON lines a test framework prints, collected by a reader thread."""
+
+    def __init__(self, child: subprocess.Popen[str]) -> None:
+        self.child = child
+        self.events: list[dict[str, Any]] = []
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.child.stdout is not None
+        for line in self.child.stdout:
+            try:
+                self._queue.put(json.loads(line))
+            except ValueError:
+                continue
+        self._queue.put(None)
+
+    def wait_for(self, predicate: Any, timeout: float = 60.0) -> dict[str, Any]:
+        """The first event (seen before or after this call) satisfying `predicate`."""
+        for event in self.events:
+            if predicate(event):
+                return event
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                event = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no matching framework event; saw {self.events}") from None
+            if event is None:
+                raise RuntimeError(f"the framework exited; saw {self.events}")
+            self.events.append(event)
+            if predicate(event):
+                return event
+
+    def updates(self, state: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == "update"
+                and (state is None or e["state"] == state)]
 
 
 @pytest.fixture
@@ -100,5 +165,6 @@ def kit() -> Any:
         answers = staticmethod(answers)
         await_condition = staticmethod(await_condition)
         scripted_agent = str(HERE / "scripted_agent.py")
+        pid_executor = f"{sys.executable} {HERE / 'pid_executor.py'}"
 
     return Kit
