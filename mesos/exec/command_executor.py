@@ -10,6 +10,10 @@ sends SIGTERM to the task's process group and SIGKILL after the kill policy's gr
 then TASK_KILLED. Once its terminal update is acknowledged (or a bound has passed) it stops
 its driver and exits 0.
 
+A task with a `health_check` gets a `health-checker(N)` (`mesos.checks`) once it runs: each
+of its reports becomes a TASK_RUNNING update with `healthy`, and one asking for a kill kills
+the task, which then ends TASK_KILLED with healthy=false (mesos-behaviour.md §2.13).
+
 `python -m mesos.exec.command_executor` works as well as the console script.
 """
 
@@ -29,6 +33,7 @@ from google.protobuf import json_format
 
 from libprocess import ID, Future, Process, clock, defer, delay, dispatch, spawn, terminate, wait
 from libprocess.clock import Timer
+from mesos.checks.health_checker import HealthChecker
 from mesos.common.durations import format_duration, parse_duration
 from mesos.common.flags import JSON, PATH, Flag, Flags, load_or_exit
 from mesos.exec.driver import DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD, MesosExecutorDriver
@@ -153,6 +158,9 @@ class CommandExecutorProcess(Process):
         self.kill_grace_period_timer: Timer | None = None
         self.max_completion_timer: Timer | None = None
 
+        # Checks the task's health while it runs (only if the task has a `health_check`).
+        self.health_checker: HealthChecker | None = None
+
         # Set once the executor is on its way out (waiting for its last acknowledgements).
         self.finishing = False
 
@@ -160,6 +168,7 @@ class CommandExecutorProcess(Process):
         for timer in (self.kill_grace_period_timer, self.max_completion_timer):
             if timer is not None:
                 timer.cancel()
+        self._stop_health_checker()
 
     # The driver's callbacks (dispatched by `CommandExecutor`).
 
@@ -223,6 +232,9 @@ class CommandExecutorProcess(Process):
         self.update(task_id, mesos_pb2.TASK_RUNNING)
         self.phase = Phase.LAUNCHED
 
+        if task.HasField("health_check"):
+            self._start_health_checker(task)
+
     def kill_task(self, driver: Any, task_id: Any) -> None:
         self.driver = driver
         if self.task is None or task_id.value != self.task.task_id.value:
@@ -262,6 +274,10 @@ class CommandExecutorProcess(Process):
             log.debug("Ignoring the health of task %s because the task is %s",
                       health.task_id.value, self.phase.value.lower())
             return
+        if health.task_id.value != self.task.task_id.value:
+            log.warning("Ignoring the health of task %s because this executor runs task %s",
+                        health.task_id.value, self.task.task_id.value)
+            return
         _say(f"Received task health update, healthy: {str(health.healthy).lower()}")
         self.update(health.task_id, mesos_pb2.TASK_RUNNING, healthy=health.healthy,
                     reason=mesos_pb2.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
@@ -278,11 +294,33 @@ class CommandExecutorProcess(Process):
         self.killed_by_max_completion_time = True
         self._kill(0.0)
 
+    def _start_health_checker(self, task: Any) -> None:
+        """Checks the task's health from now on, in the task's sandbox with the executor's
+        environment; a bad check is reported and the task runs unchecked, as in Mesos."""
+        try:
+            self.health_checker = HealthChecker.create(
+                task.health_check, task.task_id, defer(self, self.task_health_updated),
+                working_directory=self._task_directory(), environment=self.environment)
+        except ValueError as e:
+            _say(f"Failed to create health checker: {e}", err=True)
+
+    def _stop_health_checker(self) -> None:
+        """No more health checks: the task is being killed or has ended (Mesos pauses its
+        checker at the same points; nothing resumes it)."""
+        checker, self.health_checker = self.health_checker, None
+        if checker is not None:
+            checker.stop()
+
     # The child.
+
+    def _task_directory(self) -> str:
+        """Where the task runs: `--working_directory`, else the sandbox."""
+        return (self.working_directory or self.environment.get("MESOS_DIRECTORY")
+                or os.getcwd())
 
     def _spawn_command(self, command: Any) -> subprocess.Popen[bytes]:
         env = dict(self.environment)
-        directory = (self.working_directory or env.get("MESOS_DIRECTORY") or os.getcwd())
+        directory = self._task_directory()
         env.setdefault("MESOS_SANDBOX", env.get("MESOS_DIRECTORY", directory))
         for variable in command.environment.variables:
             if variable.type == mesos_pb2.Environment.Variable.SECRET:
@@ -349,6 +387,7 @@ class CommandExecutorProcess(Process):
             if self._framework_has_capability(
                     mesos_pb2.FrameworkInfo.Capability.TASK_KILLING_STATE):
                 self.update(self.task.task_id, mesos_pb2.TASK_KILLING)
+            self._stop_health_checker()
             _say(f"Sending SIGTERM to process group {self.popen.pid}")
             self._signal(signal.SIGTERM)
             _say(f"Scheduling escalation to SIGKILL in {format_duration(grace_period)} "
@@ -378,6 +417,7 @@ class CommandExecutorProcess(Process):
         returncode = self.popen.wait()
         self.returncode = returncode
         self.phase = Phase.TERMINATED
+        self._stop_health_checker()
         for timer in (self.kill_grace_period_timer, self.max_completion_timer):
             if timer is not None:
                 timer.cancel()
@@ -402,6 +442,7 @@ class CommandExecutorProcess(Process):
     def cleanup(self) -> None:
         """Last words of `main`: never leave the task's processes behind (SIGKILL to the
         group, and the command reaped)."""
+        self._stop_health_checker()
         if self.popen is None or self.returncode is not None:
             return
         self._signal(signal.SIGKILL)
