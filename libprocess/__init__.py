@@ -27,7 +27,7 @@ from libprocess.http import (
     TemporaryRedirect,
 )
 from libprocess.process import Process, defer, delay, dispatch, spawn, terminate, wait
-from libprocess.runtime import finalize, initialize, manager
+from libprocess.runtime import ProcessExit, exit, finalize, initialize, manager
 from libprocess.upid import ID, UPID, UPIDError
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "FutureFailed",
     "NotFound",
     "Process",
+    "ProcessExit",
     "Promise",
     "Request",
     "Response",
@@ -56,6 +57,7 @@ __all__ = [
     "defer",
     "delay",
     "dispatch",
+    "exit",
     "finalize",
     "http_address",
     "initialize",

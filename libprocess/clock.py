@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -93,8 +94,9 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         """Moves a paused clock forward; expired timers fire on the clock thread."""
-        if seconds < 0:
-            raise ValueError("Cannot advance the clock by a negative duration")
+        if not 0 <= seconds < math.inf:
+            # Negative, infinite or NaN: any of them would wreck every later `now()`.
+            raise ValueError(f"Cannot advance the clock by {seconds!r} seconds")
         with self._cond:
             if not self._paused:
                 raise RuntimeError("Clock.advance() needs a paused clock")
@@ -161,7 +163,17 @@ class Clock:
                 for t in due:
                     try:
                         t.thunk()
-                    except Exception:
+                    except SystemExit as e:
+                        # `sys.exit()` or `libprocess.exit()` in a thunk: end the OS process
+                        # as from a handler (the test kit's hook only records it).
+                        from libprocess import runtime  # Late import: runtime imports us.
+
+                        if not isinstance(e, runtime.ProcessExit):
+                            runtime._exit_requested(runtime._exit_code(e.code),
+                                                    f"{e!r} in timer thunk {t.thunk!r}")
+                    except BaseException:
+                        # Whatever a thunk raises, the clock thread (and every later timer,
+                        # and `settle()`) must survive it.
                         log.exception("Timer thunk %r raised", t.thunk)
             finally:
                 with self._cond:

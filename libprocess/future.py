@@ -3,11 +3,14 @@
 A future is completed exactly once (ready, failed or discarded) by the `Promise` that owns it.
 Callbacks run synchronously on the thread that completes the future (or at once on the
 caller's thread if it is already complete), as in libprocess; a callback that must touch an
-actor's state is wrapped with `defer(process, fn)` so it runs on that actor's thread.
+actor's state is wrapped with `defer(process, fn)` so it runs on that actor's thread. Only
+completions nested more than a few dozen callbacks deep on one thread are queued, and run in
+order before the outermost completion returns, so that long chains cannot overflow the stack.
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 import logging
 import threading
@@ -20,6 +23,44 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 log = logging.getLogger(__name__)
+
+# Callbacks nest: completing a future inside a callback runs the next future's callbacks at
+# once, on the same stack. Past this depth they are queued instead and run, in order, by the
+# outermost callback of this thread before it returns, so a long chain (`then` after `then`,
+# thousands deep) completes instead of hitting Python's recursion limit half way (a
+# `RecursionError` in a callback is only logged, which would leave the rest of the chain
+# pending for ever). Shallow chains keep the synchronous behaviour of libprocess.
+_MAX_NESTING = 32
+_nesting = threading.local()
+
+
+def _call(callback: Callable[..., Any], *args: Any) -> None:
+    """Runs `callback(*args)` now, or queues it when callbacks are already nested deeply."""
+    local = _nesting
+    depth: int = getattr(local, "depth", 0)
+    if depth == 0 and not hasattr(local, "queue"):
+        local.queue = collections.deque()
+    if depth >= _MAX_NESTING:
+        local.queue.append((callback, args))
+        return
+    local.depth = depth + 1
+    try:
+        _invoke(callback, args)
+        if depth == 0:
+            queue = local.queue
+            while queue:
+                queued, queued_args = queue.popleft()
+                _invoke(queued, queued_args)
+    finally:
+        local.depth = depth
+
+
+def _invoke(callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        # A broken callback must not break the thread that completed the future.
+        log.exception("Future callback %r raised", callback)
 
 
 class FutureFailed(Exception):
@@ -145,11 +186,7 @@ class Future(Generic[T]):
         return True
 
     def _run(self, callback: Callable[[Future[T]], Any]) -> None:
-        try:
-            callback(self)
-        except Exception:
-            # A broken callback must not break the thread that completed the future.
-            log.exception("Future callback %r raised", callback)
+        _call(callback, self)
 
     # Callbacks.
 
@@ -159,7 +196,8 @@ class Future(Generic[T]):
             if self._state is _State.PENDING:
                 self._callbacks.append(callback)
                 return self
-        self._run(callback)
+        # Already complete: the callback runs now, before `on_any` returns, at any depth.
+        _invoke(callback, (self,))
         return self
 
     def on_ready(self, callback: Callable[[T], Any]) -> Future[T]:
@@ -180,7 +218,7 @@ class Future(Generic[T]):
             elif self._state is _State.PENDING:
                 self._discard_callbacks.append(callback)
         if run:
-            callback()
+            _invoke(callback, ())
         return self
 
     def discard(self) -> None:
@@ -191,10 +229,7 @@ class Future(Generic[T]):
             self._discard_requested = True
             callbacks, self._discard_callbacks = self._discard_callbacks, []
         for callback in callbacks:
-            try:
-                callback()
-            except Exception:
-                log.exception("on_discard callback %r raised", callback)
+            _call(callback)
 
     # Composition.
 

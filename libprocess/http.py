@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from libprocess import metrics
 from libprocess.future import Future
@@ -126,6 +127,32 @@ _bad_requests = metrics.Counter("libprocess/http_bad_requests")
 metrics.add(_bad_requests)
 
 
+class _OncePerCause(logging.Filter):
+    """Lets through the first log record of each kind of malformed request (aiohttp logs
+    every one, with a traceback); the rest are only counted (`libprocess/http_bad_requests`).
+    Anything else, such as a bug in a handler, is always logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        cause = type(error).__name__
+        if cause in self._seen:
+            return False
+        self._seen.add(cause)
+        record.msg = f"{record.msg} (further {cause} are only counted)"
+        return True
+
+
+# The server's own log (aiohttp's request handler), with malformed requests logged once each.
+_server_log = logging.getLogger("libprocess.http.server")
+_server_log.addFilter(_OncePerCause())
+
+
 class HttpServer:
     """See the module docstring. Runs its own asyncio loop thread."""
 
@@ -163,7 +190,8 @@ class HttpServer:
     async def _start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log_class=_AccessLog, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log_class=_AccessLog, handle_signals=False,
+                                     logger=_server_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._ip, self._requested_port)
         await site.start()
@@ -267,9 +295,26 @@ class HttpServer:
         return await waiter
 
 
+# Mesos's duration units, as `/metrics/snapshot?timeout=` accepts them (`5secs`, `100ms`).
+_DURATION_UNITS = (("weeks", 604800.0), ("days", 86400.0), ("hrs", 3600.0), ("mins", 60.0),
+                   ("secs", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9), ("s", 1.0))
+
+
 def _timeout(http: web.Request) -> float:
-    text = http.query.get("timeout", "")
+    """The snapshot's `timeout` query parameter in seconds: 5 s when absent or unparsable;
+    never negative, NaN or infinite (the metrics module bounds it further)."""
+    text = http.query.get("timeout", "").strip()
+    if not text:
+        return 5.0
+    scale = 1.0
+    for unit, factor in _DURATION_UNITS:
+        if text.endswith(unit):
+            text, scale = text[: -len(unit)], factor
+            break
     try:
-        return float(text.removesuffix("secs").removesuffix("s")) if text else 5.0
+        seconds = float(text) * scale
     except ValueError:
         return 5.0
+    if seconds != seconds:  # NaN.
+        return 5.0
+    return min(max(seconds, 0.0), ROUTE_TIMEOUT)

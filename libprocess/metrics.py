@@ -129,6 +129,9 @@ class Timer(Metric):
 _lock = threading.Lock()
 _metrics: dict[str, Metric] = {}
 
+# The longest a snapshot waits for its pull gauges, whatever the caller asks for.
+MAX_SNAPSHOT_TIMEOUT = 60.0
+
 
 def add(metric: Metric) -> Metric:
     """Registers `metric` (replacing one of the same name)."""
@@ -161,8 +164,13 @@ def snapshot(timeout: float = 5.0) -> Future[dict[str, float]]:
     if not pending:
         return Future.ready(dict(sorted(result.items())))
     promise: Promise[dict[str, float]] = Promise()
+    finished = threading.Lock()
 
     def finish(_: Any) -> None:
+        # Both the timer and the last gauge may get here, on two threads: only the first
+        # builds the answer (the other would mutate `result` while it is being sorted).
+        if not finished.acquire(blocking=False):
+            return
         for name, f in pending:
             if f.is_ready():
                 try:
@@ -171,7 +179,11 @@ def snapshot(timeout: float = 5.0) -> Future[dict[str, float]]:
                     pass
         promise.set(dict(sorted(result.items())))
 
-    # Real-time bound: a snapshot must answer even while a test holds the clock paused.
+    # Real-time bound: a snapshot must answer even while a test holds the clock paused. A
+    # timeout that is not a finite number of seconds (`inf`, `nan`, `1e400`: a timer thread
+    # would die of it, and the answer could then wait for ever) is bounded.
+    if not 0.0 <= timeout <= MAX_SNAPSHOT_TIMEOUT:
+        timeout = MAX_SNAPSHOT_TIMEOUT if timeout > 0 else 0.0
     timer = threading.Timer(timeout, finish, (None,))
     timer.daemon = True
     timer.start()

@@ -35,6 +35,10 @@ class Process:
     In `__init__` or `initialize()`, `install(MessageClass, handler, *fields)` the messages
     the process handles (the install block is the protocol table) and `route(path, handler)`
     its HTTP endpoints. `self.upid` is its address once spawned.
+
+    An exception in a handler is logged and counted; the process goes on. To end the whole
+    OS process, as Mesos's `EXIT` (a master committing suicide), call
+    `libprocess.exit(status, message)`; `sys.exit()` in a handler does the same.
     """
 
     def __init__(self, id: str | None = None) -> None:
@@ -48,6 +52,11 @@ class Process:
         self._terminating = False
         self._dropping = False
         self._terminated: Any = None
+        # Set (under the runtime's in-flight lock) when the process has finished: no event
+        # is queued for it any more.
+        self._closed = False
+        # The `initialize` event, which even `terminate(inject=True)` does not drop.
+        self._init_event: Any = None
         # Events queued or running, by kind; guarded by the runtime's in-flight lock.
         self._queued: dict[str, int] = {"message": 0, "dispatch": 0, "http": 0, "exited": 0,
                                         "terminate": 0}

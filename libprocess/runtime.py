@@ -3,7 +3,8 @@ queues' single dequeue point (test filters, in-flight counting), links, and the 
 HTTP server it starts on `initialize()`.
 
 Runs on whichever thread calls it; its own state is guarded by one lock. Events are handed to
-each process's pykka actor, whose thread calls `serve()`.
+each process's pykka actor, whose thread calls `serve()`. Also here: `exit()`, which ends the
+OS process (a `SystemExit` raised by a handler comes to the same).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pykka
 
@@ -30,14 +32,14 @@ from libprocess.events import (
     TerminateEvent,
 )
 from libprocess.future import Future, Promise
-from libprocess.upid import UPID
+from libprocess.upid import UPID, UPIDError
 
 if TYPE_CHECKING:
     from libprocess.http import HttpServer, Request
     from libprocess.process import Process
     from libprocess.transport import Transport
 
-__all__ = ["Filter", "Manager", "initialize", "manager"]
+__all__ = ["Filter", "Manager", "ProcessExit", "exit", "initialize", "manager"]
 
 log = logging.getLogger("libprocess")
 
@@ -68,13 +70,10 @@ class _ProcessActor(pykka.ThreadingActor):
         self._process._thread = threading.current_thread()
 
     def on_receive(self, message: Any) -> Any:
-        serve = self._manager.serve
-        process = self._process
         if type(message) is list:
-            for event in message:
-                serve(process, event)
+            self._manager.serve_batch(self._process, message)
         else:
-            serve(process, message)
+            self._manager.serve(self._process, message)
         return None
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
@@ -98,7 +97,12 @@ class Manager:
         self.filters: list[Filter] = []
         # In-flight events: queued or running in some process.
         self._inflight = 0
-        self._idle = threading.Condition(threading.Lock())
+        # `_inflight_lock` guards the counts (taken directly on the hot path: a plain lock's
+        # context manager is C, the condition's is Python); `_idle` is signalled only when
+        # somebody waits for idleness (`settle`).
+        self._inflight_lock = threading.Lock()
+        self._idle = threading.Condition(self._inflight_lock)
+        self._idle_waiters = 0
         # Local links: target id -> linker processes.
         self._local_links: dict[str, set[Process]] = defaultdict(set)
         # Remote links: (host, port) -> target UPID -> linker processes.
@@ -153,17 +157,29 @@ class Manager:
                 raise ValueError(f"A process with id {process.id!r} exists already")
             process.upid = UPID(process.id, self.ip, self.port)
             process._terminated = threading.Event()
+            process._actor = _ProcessActor.start(self, process)
+            # `initialize` is queued before the process becomes visible (to `lookup`, the
+            # transport, HTTP), so it is always the first event the process handles.
+            process._init_event = DispatchEvent(process.initialize, (), {}, None)
+            self.enqueue(process, process._init_event)
             self._terminated_events[process.id] = process._terminated
             self._processes[process.id] = process
-            process._actor = _ProcessActor.start(self, process)
-        self.enqueue(process, DispatchEvent(process.initialize, (), {}, None))
         return process.upid
 
     def lookup(self, target: Process | UPID | str) -> Process | None:
+        """The local process `target` names (a UPID, `id@ip:port` or a bare id); None if
+        there is none, also when the text is no valid address (it names no process)."""
         if not isinstance(target, UPID | str):
             return target
-        ident = target.id if isinstance(target, UPID) else (UPID(target).id if "@" in target
-                                                           else target)
+        if isinstance(target, UPID):
+            ident = target.id
+        elif "@" in target:
+            try:
+                ident = UPID(target).id
+            except UPIDError:
+                return None
+        else:
+            ident = target
         return self._processes.get(ident)
 
     def processes(self) -> list[Process]:
@@ -171,7 +187,8 @@ class Manager:
             return list(self._processes.values())
 
     def terminate(self, process: Process, inject: bool) -> None:
-        if process._terminating:
+        if process._terminating or process._actor is None:
+            # Terminating twice, or a process never spawned: nothing to do.
             return
         process._terminating = True
         if inject:
@@ -187,34 +204,64 @@ class Manager:
     # Queues.
 
     def enqueue(self, process: Process, event: Event) -> None:
-        with self._idle:
-            self._inflight += 1
-            process._queued[event.kind] += 1
-        try:
-            process._actor.tell(event)
-        except pykka.ActorDeadError:
-            self._done(process, event.kind, 1)
+        """Queues `event` for `process`; an event for a finished process is discarded.
+
+        The hand-off to the actor happens under the in-flight lock, and `_finish` closes the
+        process under the same lock before stopping its actor: an event is thus either
+        queued ahead of the actor's stop (and served, which discards it) or refused here. It
+        is never left in a dead actor's inbox, where pykka would drop it silently (leaking
+        the in-flight count, so `settle()` would hang, and leaving its future pending).
+        """
+        with self._inflight_lock:
+            accepted = not process._closed and process._actor is not None
+            if accepted:
+                try:
+                    process._actor.tell(event)
+                except pykka.ActorDeadError:
+                    accepted = False
+                else:
+                    self._inflight += 1
+                    process._queued[event.kind] += 1
+        if not accepted:
+            # Outside the lock: discarding runs the future's callbacks.
+            if isinstance(event, MessageEvent):
+                self.drop("unknown_process", f"{event.name} to finished process "
+                          f"{process.id!r}", event.sender)
+            self._fail_dropped(event)
 
     def enqueue_many(self, process: Process, events: list[Event]) -> None:
-        with self._idle:
-            self._inflight += len(events)
-            process._queued["message"] += len(events)
-        try:
-            process._actor.tell(events)
-        except pykka.ActorDeadError:
-            self._done(process, "message", len(events))
+        """Queues many messages for `process` in one hand-off (see `enqueue`)."""
+        with self._inflight_lock:
+            accepted = not process._closed and process._actor is not None
+            if accepted:
+                try:
+                    process._actor.tell(events)
+                except pykka.ActorDeadError:
+                    accepted = False
+                else:
+                    self._inflight += len(events)
+                    process._queued["message"] += len(events)
+        if not accepted:
+            for _ in events:
+                self.drop("unknown_process", f"message to finished process {process.id!r}")
 
     def _done(self, process: Process, kind: str, n: int) -> None:
-        with self._idle:
+        with self._inflight_lock:
             self._inflight -= n
             process._queued[kind] -= n
-            if self._inflight == 0:
+            if self._inflight == 0 and self._idle_waiters:
                 self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Blocks until no event is queued or running anywhere; False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._inflight == 0, timeout)
+        with self._inflight_lock:
+            if self._inflight == 0:
+                return True
+            self._idle_waiters += 1
+            try:
+                return self._idle.wait_for(lambda: self._inflight == 0, timeout)
+            finally:
+                self._idle_waiters -= 1
 
     def inflight(self) -> int:
         return self._inflight
@@ -222,7 +269,7 @@ class Manager:
     def queue_counts(self, process: Process) -> dict[str, int]:
         """Events queued or running in `process`, by kind (`message`, `dispatch`, `http`,
         `exited`, `terminate`): Mesos's `<process>/event_queue_*` gauges."""
-        with self._idle:
+        with self._inflight_lock:
             return dict(process._queued)
 
     # The dequeue point.
@@ -230,22 +277,59 @@ class Manager:
     def serve(self, process: Process, event: Event) -> None:
         """Runs on `process`'s thread for each event: filters, then the handler."""
         try:
-            if process._dropping and type(event) is not TerminateEvent:
-                self._fail_dropped(event)
-                return
-            if process._actor is None or process._terminated.is_set():
-                self._fail_dropped(event)
-                return
-            for f in self.filters:
-                try:
-                    if f(process, event):
-                        self._fail_dropped(event)
-                        return
-                except Exception:
-                    log.exception("Event filter %r raised", f)
-            self._handle(process, event)
+            self.serve_one(process, event)
         finally:
             self._done(process, event.kind, 1)
+
+    def serve_batch(self, process: Process, events: list[Event]) -> None:
+        """`serve` for a batch of messages (from `enqueue_many`), settled at once."""
+        serve_one = self.serve_one
+        try:
+            for event in events:
+                serve_one(process, event)
+        finally:
+            self._done(process, "message", len(events))
+
+    def serve_one(self, process: Process, event: Event) -> None:
+        """The dequeue point: filters, then the handler; never raises."""
+        try:
+            if process._dropping:
+                if ((type(event) is not TerminateEvent and event is not process._init_event)
+                        or process._terminated.is_set()):
+                    # Discarded: only `initialize` (which always runs first, as in
+                    # libprocess) and the first terminate get through.
+                    self._fail_dropped(event)
+                    return
+            if self.filters:
+                for f in self.filters:
+                    try:
+                        if f(process, event):
+                            self._fail_dropped(event)
+                            return
+                    except Exception:
+                        log.exception("Event filter %r raised", f)
+            if type(event) is MessageEvent:
+                self._handle_message(process, event)
+            else:
+                self._handle(process, event)
+        except SystemExit as e:
+            # A handler called `sys.exit()` or `libprocess.exit()`: the daemon wants this OS
+            # process gone, as Mesos's `exit()`. Unless a test hook intercepted the exit, the
+            # OS process ends inside `_exit_requested`; under the hook this process dies.
+            if not isinstance(e, ProcessExit):
+                _exit_requested(_exit_code(e.code),
+                                f"{process.id}: {type(e).__name__}({e.code!r}) in a handler")
+            self._fail_dropped(event)
+            self.terminate(process, True)
+        except BaseException as e:
+            # Anything else that is not an `Exception` (a stray `KeyboardInterrupt`,
+            # `GeneratorExit`) is a handler bug like any other: it must not stop the actor
+            # (pykka would then stop every actor of the OS process).
+            self.handler_errors.inc()
+            log.exception("%s: handling %r raised", process.id, event)
+            promise = getattr(event, "promise", None)
+            if promise is not None:
+                promise.fail(f"{type(e).__name__}: {e}", e)
 
     def _fail_dropped(self, event: Event) -> None:
         promise = getattr(event, "promise", None)
@@ -328,15 +412,30 @@ class Manager:
     def _finish(self, process: Process) -> None:
         try:
             process.finalize()
-        except Exception:
+        except SystemExit as e:
+            # The process still finishes (under a test hook the OS process lives on).
+            if not isinstance(e, ProcessExit):
+                _exit_requested(_exit_code(e.code), f"{process.id}: {e!r} in finalize()")
+        except BaseException:
             log.exception("%s: finalize() raised", process.id)
         with self._lock:
-            self._processes.pop(process.id, None)
-            self._terminated_events.pop(process.id, None)
+            if self._processes.get(process.id) is process:
+                del self._processes[process.id]
+            if self._terminated_events.get(process.id) is process._terminated:
+                del self._terminated_events[process.id]
             linkers = self._local_links.pop(process.id, set())
+            # The links this process made die with it (they would leak otherwise).
+            for watchers in self._local_links.values():
+                watchers.discard(process)
+            for targets in self._remote_links.values():
+                for watchers in targets.values():
+                    watchers.discard(process)
             process._dropping = True
+        with self._inflight_lock:
+            # From here on `enqueue` refuses events for this process (see there).
+            process._closed = True
         for linker in linkers:
-            if linker is not process and linker.id in self._processes:
+            if linker is not process:
                 self.enqueue(linker, ExitedEvent(process.upid))
         process._terminated.set()
         process._actor.stop(block=False)
@@ -441,8 +540,7 @@ class Manager:
             return
         for target, linkers in targets.items():
             for linker in linkers:
-                if linker.id in self._processes:
-                    self.enqueue(linker, ExitedEvent(target))
+                self.enqueue(linker, ExitedEvent(target))
 
     def linked_addresses(self) -> set[tuple[str, int]]:
         with self._lock:
@@ -476,6 +574,66 @@ class Manager:
             http.stop()
         if transport is not None:
             transport.stop()
+
+
+# Exiting the OS process.
+
+
+class ProcessExit(SystemExit):
+    """Raised by `exit()` when a test hook intercepted the exit, so the caller never
+    continues; the runtime then terminates the process whose handler raised it."""
+
+
+def _exit_os_process(code: int, message: str) -> None:
+    """The default exit hook: flushes the logs and standard streams, then ends the OS process
+    at once (`os._exit`: other threads are not joined, `atexit` handlers do not run)."""
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
+# Called with `(code, message)` by `exit()`; the test kit replaces it so that an exit ends the
+# calling process instead of the test run.
+exit_hook: Callable[[int, str], None] = _exit_os_process
+
+
+def _exit_code(code: object) -> int:
+    """`SystemExit.code` as an exit status, with Python's rules (None is 0, text is 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1
+
+
+def _exit_requested(code: int, message: str) -> None:
+    if code == 0:
+        log.info("Exiting: %s", message or "exit(0)")
+    else:
+        log.error("Exiting with status %d: %s", code, message or "exit() called")
+    exit_hook(code, message)
+
+
+def exit(code: int = 1, message: str = "") -> NoReturn:
+    """Ends this OS process with status `code`, as Mesos's `EXIT(code)` (the master that
+    "commits suicide", a leader that lost its candidacy).
+
+    Callable from any thread, typically a handler. `sys.exit()` in a handler does the same
+    (a `SystemExit` on an actor thread would otherwise end only that thread). Logs `message`,
+    flushes the logs and standard streams and ends the OS process at once, without running
+    `finalize()` hooks or `atexit` handlers. Under the test kit the exit is recorded instead
+    (see `libprocess.testing.future_exit`), and the calling process is terminated.
+    """
+    _exit_requested(code, message)
+    raise ProcessExit(code)
 
 
 # Host names that also mean this OS process besides its own ip (none by default).

@@ -7,6 +7,10 @@ events at the runtime's one dequeue point, on the receiving process's thread.
 After every test the plugin drops all expectations (failing the test if an
 `expect_no_message` was violated), terminates the processes the test spawned, and resumes the
 clock.
+
+Under the plugin, `libprocess.exit()` (or `sys.exit()` in a handler) does not end the test
+run: the exit is recorded, the process that exited is terminated, and the test fails unless it
+expected the exit with `future_exit()`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pytest
 from google.protobuf import symbol_database
 from google.protobuf.message import Message
 
+from libprocess import runtime as _runtime
 from libprocess.clock import Clock
 from libprocess.clock import clock as _clock
 from libprocess.events import DispatchEvent, Event, ExitedEvent, MessageEvent
@@ -29,8 +34,8 @@ from libprocess.runtime import manager
 from libprocess.upid import UPID
 
 __all__ = ["await_condition", "drop_dispatch", "drop_message", "drop_messages",
-           "expect_no_message", "future_dispatch", "future_exited", "future_message",
-           "inject_exited", "reset", "settle"]
+           "expect_no_message", "future_dispatch", "future_exit", "future_exited",
+           "future_message", "inject_exited", "reset", "settle"]
 
 Spec = UPID | str | Process | None
 MessageName = type[Message] | str
@@ -221,6 +226,30 @@ def inject_exited(from_: UPID | Process, to: UPID | Process | str) -> None:
     manager().enqueue(process, ExitedEvent(upid))
 
 
+_exit_promises: list[Promise[int]] = []
+
+
+def future_exit() -> Future[int]:
+    """A future of the status of the next `libprocess.exit()` (or `sys.exit()` in a handler).
+
+    Under the plugin an exit ends the process that called it (it is terminated) but not the
+    OS process; an exit that no `future_exit()` expected fails the test.
+    """
+    promise: Promise[int] = Promise()
+    with _lock:
+        _exit_promises.append(promise)
+    return promise.future
+
+
+def _exit_hook(code: int, message: str) -> None:
+    with _lock:
+        promise = _exit_promises.pop(0) if _exit_promises else None
+        if promise is None:
+            _violations.append(f"unexpected libprocess.exit({code}): {message}")
+    if promise is not None:
+        promise.set(code)
+
+
 def settle(timeout: float = 30.0) -> None:
     """Waits until every expired timer has fired and every process is idle."""
     _clock.settle(timeout)
@@ -238,6 +267,7 @@ def reset() -> None:
     """Drops every expectation and resumes the clock."""
     with _lock:
         _expectations.clear()
+        _exit_promises.clear()
     _clock.resume()
 
 
@@ -258,6 +288,11 @@ def await_condition(condition: Callable[[], Any], timeout: float = 10.0,
 
 
 # pytest plugin.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An exit in a test (a master committing suicide) must not end the test run."""
+    _runtime.exit_hook = _exit_hook
 
 
 @pytest.fixture

@@ -13,10 +13,12 @@ message in pyzmq, see `shared/reference/python-limits.md`):
     <target id> NUL <sender UPID> NUL <message name> NUL <body>
 
 Peer failure (the basis of `link`/`exited`) comes from each DEALER's socket monitor: a refused
-connection (`EVENT_CLOSED`), a broken one (`EVENT_DISCONNECTED`, e.g. `kill -9` of the peer)
+connection (`EVENT_CLOSED`), one that nobody answers (the connect timeout, `EVENT_CLOSED`
+too), a broken one (`EVENT_DISCONNECTED`, e.g. `kill -9` of the peer)
 and a half-open one (ZMTP heartbeats time out, also `EVENT_DISCONNECTED`). A broken peer's
 socket is closed at once, so the next send opens a fresh connection, and every process linked
-to that address gets `exited`.
+to that address gets `exited`. A reconnecting link (`link(upid, reconnect=True)`) takes the
+old connection out of use at once and closes it quietly: its links watch the new one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import collections
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -47,8 +51,18 @@ HEARTBEAT_TIMEOUT_MS = 900
 HEARTBEAT_TTL_MS = 1200
 # A peer that accepts TCP but never completes the ZMTP handshake (frozen while connecting).
 HANDSHAKE_IVL_MS = 1500
+# A TCP connection attempt that gets no answer (SYN dropped) counts as failed after this.
+CONNECT_TIMEOUT_MS = 2000
+# A connection that is not up this long after `connect` failed, even if ZeroMQ said nothing:
+# it reports no event at all for an address it cannot resolve (a hostname that does not
+# exist, `999.1.1.1`), where a link must still get its `exited`.
+CONNECT_DEADLINE_S = CONNECT_TIMEOUT_MS / 1000 + 1.0
 # How many messages the I/O thread reads from the ROUTER before handing them to processes.
 READ_BATCH = 512
+
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+_RCVMORE = int(zmq.RCVMORE)
 
 _DEAD_EVENTS = (zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
                 | getattr(zmq, "EVENT_HANDSHAKE_FAILED_NO_DETAIL", 0)
@@ -58,15 +72,17 @@ _MONITORED = (_DEAD_EVENTS | zmq.EVENT_CONNECTED
 
 
 class _Peer:
-    __slots__ = ("address", "closed", "connected", "monitor", "socket")
+    __slots__ = ("address", "closed", "connected", "deadline", "monitor", "socket")
 
     def __init__(self, address: tuple[str, int], socket: zmq.Socket[Any],
-                 monitor: zmq.Socket[Any]) -> None:
+                 monitor: zmq.Socket[Any], deadline: float) -> None:
         self.address = address
         self.socket = socket
         self.monitor = monitor
         self.connected = False
         self.closed = False
+        # Real time (monotonic) by which the TCP connection must be up (see `_expire`).
+        self.deadline = deadline
 
 
 class Transport:
@@ -92,6 +108,8 @@ class Transport:
         # with a full memory barrier, which the lock gives.
         self._send_lock = threading.Lock()
         self._monitors: dict[Any, _Peer] = {}
+        # Peers whose TCP connection is not up yet (I/O thread only).
+        self._connecting: set[_Peer] = set()
         self._poller = zmq.Poller()
         self._sender_cache: dict[UPID, bytes] = {}
         self._upid_cache: dict[bytes, UPID] = {}
@@ -113,11 +131,15 @@ class Transport:
         router.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS)
         # The receive thread wakes this often to notice `stop()`.
         router.setsockopt(zmq.RCVTIMEO, 250)
+        host = self._ip
+        if ":" in host:
+            router.setsockopt(zmq.IPV6, 1)
+            host = f"[{host}]"
         if self._requested_port:
-            router.bind(f"tcp://{self._ip}:{self._requested_port}")
+            router.bind(f"tcp://{host}:{self._requested_port}")
             self.port = self._requested_port
         else:
-            self.port = router.bind_to_random_port(f"tcp://{self._ip}")
+            self.port = router.bind_to_random_port(f"tcp://{host}")
         self._router = router
         self._poller.register(self._wake_fd, zmq.POLLIN)
         self._thread = threading.Thread(target=self._run, name="libprocess-io", daemon=True)
@@ -164,7 +186,12 @@ class Transport:
 
     def link(self, address: tuple[str, int], reconnect: bool) -> None:
         with self._send_lock:
-            self._outbox.append(("link", address, reconnect))
+            # With `reconnect`, the current connection stops taking messages now, not when
+            # the I/O thread gets to the link: a message sent right after `link` must travel
+            # on the new connection (queued behind the link in the outbox), never be written
+            # on the old one that is about to be closed.
+            old = self._peers.pop(address, None) if reconnect else None
+            self._outbox.append(("link", address, old))
         self._wake()
 
     def _wake(self) -> None:
@@ -177,27 +204,50 @@ class Transport:
         try:
             while not self._stopping:
                 try:
-                    ready = self._poller.poll()
+                    ready = self._poller.poll(self._poll_timeout())
                 except zmq.ZMQError as e:
                     log.error("Transport poll failed: %s", e)
                     continue
                 for socket, _ in ready:
                     if socket == self._wake_fd:
-                        self._wake_pending = False
+                        # Read first, then clear the flag: a sender that sets the flag and
+                        # writes in between leaves the eventfd readable (one spare wake-up).
+                        # The other order could consume that write and leave the flag set
+                        # with nothing to read, so later senders would skip waking us and
+                        # their messages would sit in the outbox.
                         try:
                             os.eventfd_read(self._wake_fd)
                         except BlockingIOError:
                             pass
+                        self._wake_pending = False
                     else:
                         peer = self._monitors.get(socket)
                         if peer is not None:
                             with self._send_lock:
                                 self._monitor_event(peer)
                 self._flush()
+                if self._connecting:
+                    self._expire()
         except Exception:
             log.exception("Transport I/O thread died")
         finally:
             self._close_all()
+
+    def _poll_timeout(self) -> int | None:
+        """Milliseconds until the first connection deadline; None (forever) if none."""
+        if not self._connecting:
+            return None
+        first = min(peer.deadline for peer in self._connecting)
+        return max(0, int((first - time.monotonic()) * 1000) + 1)
+
+    def _expire(self) -> None:
+        """Fails the connections that are still not up at their deadline."""
+        now = time.monotonic()
+        expired = [peer for peer in self._connecting if peer.deadline <= now]
+        if expired:
+            with self._send_lock:
+                for peer in expired:
+                    self._failed(peer, "got no answer")
 
     def _flush(self) -> None:
         with self._send_lock:
@@ -240,8 +290,14 @@ class Transport:
             socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
             socket.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TTL_MS)
             socket.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS)
+            # A TCP connect that gets no answer at all (a blackholed host, a listener whose
+            # accept queue is full) would otherwise take the kernel's SYN retries, about two
+            # minutes, to fail; the link's `exited` must come within seconds.
+            socket.setsockopt(zmq.CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS)
             # Without this, ZeroMQ would silently retry a refused connection forever.
             socket.setsockopt(zmq.RECONNECT_IVL, -1)
+            # Peers at IPv6 addresses (IPv4 ones still work).
+            socket.setsockopt(zmq.IPV6, 1)
             monitor = socket.get_monitor_socket(_MONITORED)
             target = f"[{host}]" if ":" in host else host
             socket.connect(f"tcp://{target}:{port}")
@@ -250,18 +306,19 @@ class Transport:
             self.peer_failures.inc()
             self._manager.peer_exited(address)
             return None
-        peer = _Peer(address, socket, monitor)
+        peer = _Peer(address, socket, monitor, time.monotonic() + CONNECT_DEADLINE_S)
         self._peers[address] = peer
+        self._connecting.add(peer)
         self._monitors[monitor] = peer
         self._poller.register(monitor, zmq.POLLIN)
         return peer
 
-    def _link(self, address: tuple[str, int], reconnect: bool) -> None:
-        peer = self._peers.get(address)
-        if peer is not None and reconnect:
-            self._close(peer)
-            peer = None
-        if peer is None:
+    def _link(self, address: tuple[str, int], old: _Peer | None) -> None:
+        if old is not None:
+            # Replaced by `link(reconnect=True)`: closed without `exited` for its links,
+            # which now watch the new connection.
+            self._close(old)
+        if address not in self._peers:
             self._connect(address)
 
     def _monitor_event(self, peer: _Peer) -> None:
@@ -274,17 +331,29 @@ class Transport:
                 return
             kind = event["event"]
             if kind & _DEAD_EVENTS:
-                log.info("Connection to %s:%d %s", peer.address[0], peer.address[1],
-                         "broke" if peer.connected else "failed")
-                self.peer_failures.inc()
-                self._close(peer)
-                self._manager.peer_exited(peer.address)
+                self._failed(peer, "broke" if peer.connected else "failed")
                 return
             if kind == zmq.EVENT_CONNECTED:
                 peer.connected = True
+                self._connecting.discard(peer)
+
+    def _failed(self, peer: _Peer, how: str) -> None:
+        """Closes a dead connection; its address's links get `exited` (under the lock)."""
+        if peer.closed:
+            return
+        current = self._peers.get(peer.address) is peer
+        self._close(peer)
+        if current:
+            log.info("Connection to %s:%d %s", peer.address[0], peer.address[1], how)
+            self.peer_failures.inc()
+            self._manager.peer_exited(peer.address)
+        # Otherwise a reconnecting link replaced it: its links watch the new one.
 
     def _close(self, peer: _Peer) -> None:
+        if peer.closed:
+            return
         peer.closed = True
+        self._connecting.discard(peer)
         if self._peers.get(peer.address) is peer:
             del self._peers[peer.address]
         self._monitors.pop(peer.monitor, None)
@@ -303,6 +372,10 @@ class Transport:
         with self._send_lock:
             for peer in list(self._peers.values()):
                 self._close(peer)
+            # Connections replaced by a reconnecting link not yet handled.
+            for item in self._outbox:
+                if item[0] == "link" and item[2] is not None:
+                    self._close(item[2])
 
     def _receive(self) -> None:
         router = self._router
@@ -310,42 +383,61 @@ class Transport:
         try:
             while not self._stopping:
                 try:
-                    first = router.recv_multipart()
+                    # The first frame of a message (the sender's identity, added by the
+                    # ROUTER); blocks up to `RCVTIMEO`.
+                    router.recv()
                 except zmq.Again:
                     continue
                 except zmq.ZMQError as e:
                     log.error("Transport receive failed: %s", e)
                     continue
                 try:
-                    self._read(router, first)
+                    self._read(router)
                 except Exception:
                     log.exception("Transport receive batch failed")
         finally:
             router.close(0)
             self._router = None
 
-    def _read(self, router: zmq.Socket[Any], first: list[bytes]) -> None:
-        """Parses `first` and whatever else is queued (up to a batch), then delivers."""
+    def _read(self, router: zmq.Socket[Any]) -> None:
+        """Parses the message whose identity frame was just received, and whatever else is
+        queued (up to a batch), then delivers.
+
+        Frames are read one by one with integer socket options: `recv_multipart` and
+        `getsockopt` with the enum constants cost several microseconds per message in
+        pyzmq (each option read is about as dear as a whole `recv`), most of the receive
+        path's time.
+        """
         batch: list[tuple[UPID, str, str, bytes]] = []
         drop = self._manager.drop
         limit = self._manager.max_message_size
         upids = self._upid_cache
         names = self._name_cache
-        frames: list[bytes] | None = first
+        recv = router.recv
+        # Integer options give integers (the stubs say `int | bytes`).
+        get: Callable[[int], int] = router.get  # type: ignore[assignment]
+        first = True
         for _ in range(READ_BATCH):
-            if frames is None:
+            if not first:
                 # Checking `EVENTS` first avoids raising `zmq.Again` once per batch.
-                if not int(router.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                if not get(_EVENTS) & _POLLIN:
                     break
                 try:
-                    frames = router.recv_multipart(zmq.NOBLOCK)
+                    recv(zmq.NOBLOCK)  # The identity frame.
                 except zmq.Again:
                     break
-            current, frames = frames, None
-            if len(current) != 2:
-                drop("malformed_frame", f"{len(current) - 1} frames instead of 1")
+            first = False
+            # A ROUTER always gives the identity and at least one frame; the frames of one
+            # message arrive together, so these `recv`s never block.
+            payload = recv()
+            if get(_RCVMORE):
+                extra = 1
+                recv()
+                while get(_RCVMORE):
+                    recv()
+                    extra += 1
+                drop("malformed_frame", f"{extra + 1} frames instead of 1")
                 continue
-            payload = current[1]
             parts = payload.split(b"\0", 3)
             if len(parts) != 4:
                 drop("malformed_frame", "envelope without target, sender, name and body")

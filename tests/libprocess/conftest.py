@@ -82,3 +82,10 @@ def recorder() -> Recorder:
     r = Recorder()
     libprocess.spawn(r)
     return r
+
+
+@pytest.fixture
+def second_recorder() -> Recorder:
+    r = Recorder()
+    libprocess.spawn(r)
+    return r

@@ -4,9 +4,14 @@ message still gets through afterwards."""
 
 from __future__ import annotations
 
+import json
+import logging
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -143,6 +148,9 @@ def test_http_message_posts(recorder: Any) -> None:
                  body)[0] == 404
     assert _http(f"/{recorder.upid.id}/{name}", "POST", {"Libprocess-From": "garbage"},
                  body)[0] == 400
+    # A target that looks like half an address names no process (it used to be a 500).
+    assert _http(f"/x@y/{name}", "POST", {"Libprocess-From": "web@127.0.0.1:7"},
+                 body)[0] == 404
 
 
 def test_unknown_http_path_is_404(recorder: Any) -> None:
@@ -150,3 +158,71 @@ def test_unknown_http_path_is_404(recorder: Any) -> None:
     unknown route of a known process too."""
     assert _http("/no-such-process/state")[0] == 404
     assert _http(f"/{recorder.upid.id}/no-such-route")[0] == 404
+
+
+@pytest.fixture
+def blocked_gauge(recorder: Any) -> Iterator[threading.Event]:
+    """A pull gauge owned by `recorder`, which is kept busy until the returned gate opens."""
+    gate = threading.Event()
+    gauge = metrics.add(metrics.PullGauge("test/blocked_gauge", lambda: 1.0, recorder))
+    libprocess.dispatch(recorder, gate.wait, 30)
+    yield gate
+    gate.set()
+    metrics.remove(gauge)
+
+
+@pytest.mark.parametrize("timeout", ["inf", "-inf", "nan", "1e400", "1e10", "-5", "soon"])
+def test_garbage_snapshot_timeouts_are_bounded(blocked_gauge: threading.Event,
+                                               timeout: str) -> None:
+    """This test ensures that `/metrics/snapshot` answers whatever its `timeout` parameter
+    says (an infinite or huge one used to kill the snapshot's timer thread) and serves the
+    next request."""
+    done = threading.Thread(target=_http, args=(f"/metrics/snapshot?timeout={timeout}",))
+    done.start()
+    blocked_gauge.set()  # The gauge answers; the request must not wait for the timer.
+    done.join(30)
+    assert not done.is_alive()
+    status, body = _http("/metrics/snapshot?timeout=0secs")
+    assert status == 200 and "libprocess/dropped_messages" in json.loads(body)
+
+
+def test_snapshot_timeout_takes_mesos_durations(blocked_gauge: threading.Event) -> None:
+    """This test ensures that a snapshot's `timeout` in Mesos's duration form (`100ms`) is
+    honoured: the answer comes without the busy process's gauge, well before the default
+    five seconds."""
+    start = time.monotonic()
+    status, body = _http("/metrics/snapshot?timeout=100ms")
+    assert status == 200
+    snapshot = json.loads(body)
+    assert "test/blocked_gauge" not in snapshot
+    assert "libprocess/dropped_messages" in snapshot
+    assert time.monotonic() - start < 3.0
+
+
+def test_any_http_method_reaches_the_route(recorder: Any) -> None:
+    """This test ensures that a route sees the request's method whatever it is, that a method
+    token HTTP does not know is answered 400, and that the server keeps serving."""
+    seen: list[str] = []
+
+    def route(request: Any) -> Any:
+        seen.append(request.method)
+        return libprocess.OK("ok")
+
+    libprocess.dispatch(recorder, recorder.route, "/any", route).get(5)
+    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        assert _http(f"/{recorder.upid.id}/any", method)[0] == 200
+    assert seen == ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"]
+    assert _http(f"/{recorder.upid.id}/any", "FROBNICATE")[0] == 400
+    assert _http("/version")[0] == 200
+
+
+def test_overlong_request_lines_get_400_and_are_logged_once(
+        recorder: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """This test ensures that request lines far over the server's limit are answered 400,
+    logged at most once (not a traceback each), and the server keeps serving."""
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        assert _http(f"/{recorder.upid.id}/" + "x" * 20000)[0] == 400
+    assert _http("/version")[0] == 200
+    logged = [r for r in caplog.records if "Error handling request" in r.getMessage()]
+    assert len(logged) <= 1

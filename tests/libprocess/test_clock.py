@@ -89,3 +89,93 @@ def test_resume_keeps_time_monotonic(clock: Any) -> None:
     advanced = clock.now()
     clock.resume()
     assert global_clock.now() >= advanced
+
+
+def test_timers_created_by_thunks_fire_in_the_same_settle(clock: Any) -> None:
+    """This test ensures that a chain of zero-delay timers, each created by the previous
+    one's thunk, has fully fired when one `settle` returns, while a timer a thunk creates
+    for later waits for the next `advance`."""
+    fired: list[str] = []
+
+    def link(n: int) -> None:
+        fired.append(f"now {n}")
+        if n < 5:
+            global_clock.timer(0.0, lambda: link(n + 1))
+        else:
+            global_clock.timer(1.0, lambda: fired.append("later"))
+
+    global_clock.timer(1.0, lambda: link(1))
+    clock.advance(1.0)
+    clock.settle()
+    assert fired == [f"now {n}" for n in range(1, 6)]
+    clock.advance(1.0)
+    clock.settle()
+    assert fired[-1] == "later"
+
+
+def test_settle_waits_for_a_running_thunk_and_what_it_dispatches(clock: Any) -> None:
+    """This test ensures that `settle` does not return while a timer thunk is still running,
+    nor before the event that thunk dispatched has been handled."""
+    ticker = Ticker()
+    spawn(ticker)
+    gate = threading.Event()
+
+    def slow_thunk() -> None:
+        gate.wait(5)
+        libprocess.dispatch(ticker, ticker.tick)
+
+    global_clock.timer(1.0, slow_thunk)
+    clock.advance(1.0)
+    settled = threading.Event()
+
+    def settle() -> None:
+        clock.settle()
+        settled.set()
+
+    waiter = threading.Thread(target=settle)
+    waiter.start()
+    assert not settled.is_set()
+    gate.set()
+    waiter.join(10)
+    assert settled.is_set()
+    assert len(ticker.ticks) == 1
+
+
+def test_a_raising_thunk_does_not_stop_the_clock(clock: Any) -> None:
+    """This test ensures that a thunk raising (even a `BaseException`) is logged and the
+    clock thread keeps firing later timers."""
+    fired: list[int] = []
+
+    def broken() -> None:
+        raise KeyboardInterrupt
+
+    global_clock.timer(1.0, broken)
+    global_clock.timer(2.0, lambda: fired.append(2))
+    clock.advance(1.0)
+    clock.settle()
+    clock.advance(1.0)
+    clock.settle()
+    assert fired == [2]
+
+
+def test_delay_to_a_finished_process_is_discarded(clock: Any) -> None:
+    """This test ensures that a `delay` whose process finished before it fired is dropped
+    without leaving anything in flight (`settle` still returns)."""
+    ticker = Ticker()
+    spawn(ticker)
+    delay(1.0, ticker, ticker.tick)
+    libprocess.terminate(ticker)
+    assert libprocess.wait(ticker, 5)
+    clock.advance(1.0)
+    clock.settle(5)
+    assert ticker.ticks == []
+
+
+@pytest.mark.parametrize("seconds", [-1.0, float("nan"), float("inf")])
+def test_advance_refuses_nonsense(clock: Any, seconds: float) -> None:
+    """This test ensures that advancing by a negative, NaN or infinite duration is refused
+    and leaves the clock where it was."""
+    start = clock.now()
+    with pytest.raises(ValueError):
+        clock.advance(seconds)
+    assert clock.now() == start

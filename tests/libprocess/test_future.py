@@ -109,3 +109,30 @@ def test_after_cancels_when_completed(clock: Any) -> None:
     clock.advance(20.0)
     clock.settle()
     assert timed.get(0) == "value"
+
+
+def test_a_long_chain_completes() -> None:
+    """This test ensures that a chain of thousands of `then`s completes when its head does
+    (nested callbacks used to hit the recursion limit, which left the tail pending), and that
+    a discard of the tail reaches the head."""
+    head: Promise[int] = Promise()
+    tail = head.future
+    for _ in range(3000):
+        tail = tail.then(lambda v: v + 1)
+    head.set(0)
+    assert tail.get(0) == 3000
+    other: Promise[int] = Promise()
+    end = other.future
+    for _ in range(3000):
+        end = end.then(lambda v: v)
+    end.discard()
+    assert other.future.has_discard()
+
+
+def test_shallow_callbacks_stay_synchronous() -> None:
+    """This test ensures that completing a promise runs a short chain's callbacks before
+    `set` returns, as libprocess does."""
+    head: Promise[int] = Promise()
+    tail = head.future.then(lambda v: v + 1).then(lambda v: v * 2)
+    head.set(1)
+    assert tail.is_ready() and tail.value == 4

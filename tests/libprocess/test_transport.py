@@ -88,3 +88,34 @@ def test_reconnecting_link_keeps_the_peer_reachable(peer: Any, recorder: Any) ->
     dispatch(recorder, recorder.send, peer.upid, StringValue(value="after"))
     assert again.get(10)[1] == "echo:after"
     assert recorder.exits == []
+
+
+def test_every_link_to_a_dead_peer_gets_exited(peer: Any, recorder: Any,
+                                               second_recorder: Any) -> None:
+    """This test ensures that two processes linked to the same peer both get `exited` when
+    it dies, and that a link made after its death (its connection already closed) still
+    gets one."""
+    other = second_recorder
+    echoed = recorder.next_message.future
+    dispatch(recorder, recorder.send, peer.upid, StringValue(value="hi"))
+    echoed.get(10)
+    first, second = recorder.next_exit.future, other.next_exit.future
+    dispatch(recorder, recorder.link, peer.upid).get(5)
+    dispatch(other, other.link, peer.upid).get(5)
+    peer.kill()
+    assert first.get(5) == peer.upid
+    assert second.get(5) == peer.upid
+    late = recorder.next_exit.future
+    dispatch(recorder, recorder.link, peer.upid).get(5)
+    assert late.get(5) == peer.upid
+
+
+def test_large_messages_cross_both_ways(peer: Any, recorder: Any) -> None:
+    """This test ensures that a message of several megabytes (sent without copying) reaches
+    the peer and comes back intact."""
+    text = "".join(chr(ord("a") + i % 26) for i in range(8 * 1024 * 1024))
+    echoed = recorder.next_message.future
+    dispatch(recorder, recorder.send, peer.upid, StringValue(value=text))
+    sender, value = echoed.get(30)
+    assert sender == peer.upid
+    assert value == "echo:" + text
