@@ -35,7 +35,8 @@ from libprocess.future import Future, Promise
 from libprocess.upid import UPID, UPIDError
 
 if TYPE_CHECKING:
-    from libprocess.http import HttpServer, Request
+    from libprocess.http import Request
+    from libprocess.http_server import HttpServer
     from libprocess.process import Process
     from libprocess.transport import Transport
 
@@ -120,9 +121,10 @@ class Manager:
 
     def initialize(self, ip: str | None = None, port: int | None = None,
                    http_port: int | None = None, delegate: str | None = None,
-                   max_message_size: int | None = None) -> tuple[str, int, int]:
-        """Starts the transport and the HTTP server once; later calls return the addresses."""
-        from libprocess.http import HttpServer
+                   max_message_size: int | None = None,
+                   http: bool = True) -> tuple[str, int, int]:
+        """Starts the transport (and, with `http`, the HTTP server) once; later calls return
+        the addresses (the HTTP port is 0 when no server runs)."""
         from libprocess.transport import Transport
 
         with self._lock:
@@ -136,8 +138,13 @@ class Manager:
             port = int(os.environ.get("LIBPROCESS_PORT", "0")) if port is None else port
             self.transport = Transport(self, self.ip, port)
             self.port = self.transport.start()
-            self.http = HttpServer(self, self.ip, http_port or 0)
-            self.http_port = self.http.start()
+            if http:
+                # Imported here: aiohttp costs a third of a second at start-up, which OS
+                # processes without HTTP (executors) should not pay.
+                from libprocess.http_server import HttpServer
+
+                self.http = HttpServer(self, self.ip, http_port or 0)
+                self.http_port = self.http.start()
             log.info("libprocess initialized at %s:%d (HTTP %d)", self.ip, self.port,
                      self.http_port)
             return (self.ip, self.port, self.http_port)
@@ -655,15 +662,16 @@ def manager() -> Manager:
 
 def initialize(ip: str | None = None, port: int | None = None, http_port: int | None = None,
                delegate: str | None = None,
-               max_message_size: int | None = None) -> tuple[str, int, int]:
+               max_message_size: int | None = None, http: bool = True) -> tuple[str, int, int]:
     """Starts the runtime of this OS process: returns `(ip, port, http_port)`.
 
     `port` is the ZeroMQ transport's port (`LIBPROCESS_PORT`, ephemeral by default) and
     `http_port` the HTTP server's (ephemeral by default). `delegate` names the process that
-    answers HTTP paths without a known process prefix. Calling it again only updates the
-    delegate and the message size limit.
+    answers HTTP paths without a known process prefix. `http=False` starts no HTTP server
+    (`http_port` is then 0). Calling it again only updates the delegate and the message size
+    limit.
     """
-    return manager().initialize(ip, port, http_port, delegate, max_message_size)
+    return manager().initialize(ip, port, http_port, delegate, max_message_size, http)
 
 
 def finalize() -> None:

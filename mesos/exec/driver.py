@@ -619,8 +619,10 @@ class MesosExecutorDriver(ExecutorDriver):
                 self._error(str(e))
                 return self._status
 
-            # An executor is an OS process of its own: the runtime may not be up yet.
-            libprocess.initialize()
+            # An executor is an OS process of its own: the runtime may not be up yet. Nobody
+            # reads an executor's HTTP endpoints, so none are served unless
+            # `LIBPROCESS_HTTP=1` asks for them (it saves a third of a second per launch).
+            libprocess.initialize(http=os.environ.get("LIBPROCESS_HTTP") == "1")
             self._process = ExecutorProcess(self, self._executor, env, self._aborted,
                                             self._latch)
             _spawn(self._process)
