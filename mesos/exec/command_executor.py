@@ -494,13 +494,28 @@ class CommandExecutorProcess(Process):
         if wait_acks is None:
             self._stop_driver(Future.ready(None))
             return
-        wait_acks().after(TERMINAL_ACKNOWLEDGEMENT_TIMEOUT, lambda _: "timeout").on_any(
+        wait_acks().after(self._acknowledgement_timeout(), lambda _: "timeout").on_any(
             defer(self, self._stop_driver))
+
+    @staticmethod
+    def _acknowledgement_timeout() -> float:
+        """How long to wait for the terminal update's acknowledgement before exiting.
+
+        With checkpointing, a restarted agent collects unacknowledged updates when the
+        executor reregisters, so the executor must outlive an agent that is down: it waits up
+        to the recovery timeout (after which the driver shuts it down anyway)."""
+        if os.environ.get("MESOS_CHECKPOINT") != "1":
+            return TERMINAL_ACKNOWLEDGEMENT_TIMEOUT
+        try:
+            recovery = parse_duration(os.environ.get("MESOS_RECOVERY_TIMEOUT", "15mins"))
+        except ValueError:
+            recovery = 15 * 60.0
+        return max(TERMINAL_ACKNOWLEDGEMENT_TIMEOUT, recovery + TERMINAL_ACKNOWLEDGEMENT_TIMEOUT)
 
     def _stop_driver(self, future: Future[Any]) -> None:
         if future.is_ready() and future.value == "timeout":
             log.warning("Stopping without the acknowledgement of every status update after "
-                        "%s", format_duration(TERMINAL_ACKNOWLEDGEMENT_TIMEOUT))
+                        "%s", format_duration(self._acknowledgement_timeout()))
         self.driver.stop()
 
     def _framework_has_capability(self, capability: int) -> bool:
