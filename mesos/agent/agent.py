@@ -10,28 +10,32 @@ messages and shutdowns. The behaviour is Mesos's (`shared/reference/mesos-behavi
 underscores, which Python would mangle, so the stages here have names of their own:
 `status_update` -> `_status_update` -> `_record_update` -> `_status_update_recorded`.
 
-Threads: everything here runs on the agent's own thread. The containerizer's waiter threads,
-the master detector's HTTP thread and the status update manager come back through `defer`.
+Checkpointing and recovery (§2.7, §2.8; `Slave::recover`, `_recover`, `__recover`): the
+agent's `SlaveInfo` and, for frameworks with `checkpoint=true`, their frameworks, executors,
+runs, pids, tasks and status updates are written under `--work_dir/meta` (`mesos.agent.state`)
+and their executors outlive the agent. A restarted agent reads them back, replays the update
+streams, adopts the executors still running, asks them to reregister
+(`ReconnectExecutorMessage`), destroys those that do not within
+`--executor_reregistration_timeout`, and only then reregisters with the master under the same
+agent id (`--recover=cleanup` kills them and exits instead).
 
-Not yet ported (later issues): checkpointing the agent's own state and recovery (so
-`--recover`, `--strict` and `--executor_reregistration_timeout` are accepted but there is
-nothing to recover), garbage collection of sandboxes (`--gc_delay`), authentication,
-resource providers, task groups and HTTP executors.
+Threads: everything here runs on the agent's own thread. The containerizer's waiter threads,
+the master detector (a process of its own, following the leader) and the status update manager
+come back through `defer`.
+
+Not yet ported (later issues): garbage collection of sandboxes (`--gc_delay`),
+authentication, resource providers, task groups and HTTP executors.
 """
 
 from __future__ import annotations
 
 import collections
 import enum
-import json
 import logging
 import os
 import random
 import socket
 import sys
-import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -40,18 +44,30 @@ import libprocess
 from libprocess import UPID, Future, Process, Promise, Timer, UPIDError, clock, defer, delay
 from libprocess import metrics as _metrics
 from mesos.agent import paths
+from mesos.agent import state as slave_state
 from mesos.agent.containerizer import (
     DEFAULT_PATH,
     ContainerTermination,
     PosixContainerizer,
+    RecoveredContainer,
     detect_resources,
     wait_status_text,
 )
-from mesos.agent.flags import REGISTER_RETRY_INTERVAL_MAX, AgentFlags, parse_master
-from mesos.agent.status_update_manager import TaskStatusUpdateManager
+from mesos.agent.flags import REGISTER_RETRY_INTERVAL_MAX, AgentFlags
+from mesos.agent.status_update_manager import (
+    CheckpointedTask,
+    TaskStatusUpdateManager,
+    task_updates_path,
+)
 from mesos.common.attributes import parse_attributes
 from mesos.common.durations import format_duration
 from mesos.common.resources import Resources
+from mesos.detector import (
+    MASTER_DETECTOR_ZK_SESSION_TIMEOUT,
+    DetectorError,
+    StandaloneMasterDetector,
+)
+from mesos.detector import create_master_detector as _create_master_detector
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
 
@@ -62,8 +78,6 @@ __all__ = [
     "ExecutorState",
     "Framework",
     "FrameworkState",
-    "HttpMasterDetector",
-    "MasterDetector",
     "StandaloneMasterDetector",
     "State",
     "create_master_detector",
@@ -90,11 +104,10 @@ MAX_REAP_INTERVAL = 1.0
 # zero factor retries quickly instead of in a hot loop.
 MIN_REGISTRATION_BACKOFF = 0.001
 
-# How often a failed master detection (the master's HTTP address did not answer) is retried:
-# from the minimum, doubling up to the maximum.
+# How often a failed master detection (the detector failed: its ZooKeeper group broke) is
+# retried: from the minimum, doubling up to the maximum.
 DETECTION_RETRY_INTERVAL_MIN = 1.0
 DETECTION_RETRY_INTERVAL_MAX = 60.0
-DETECTION_HTTP_TIMEOUT = 5.0
 
 MESOS_EXECUTOR = "mesos-executor"
 COMMAND_EXECUTOR_MODULE = "mesos.exec.command_executor"
@@ -221,82 +234,29 @@ def _partition_aware(info: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------
-# Master detection. Port, for this issue, of the standalone detector plus a detector that
-# reads the leading master's pid from its HTTP address (`zk://` comes with the HA issue).
+# Master detection: the shared detectors of `mesos.detector`, whose `detect(previous)` gives
+# a future of the leading `MasterInfo` (None: nobody leads) once it differs from `previous`.
+# `--master=host:port` is resolved over HTTP by the standalone detector, `master@ip:port` is
+# used as is, `zk://` follows the ZooKeeper election and `file://` names a file holding one
+# of those (`StandaloneMasterDetector.appoint` stages a failover in tests).
 
 
-class MasterDetector:
-    """Finds the leading master. `detect()` gives a future of its UPID (None: no master).
-
-    `redetect_on_exit` says whether the agent should detect again when its link to the
-    master breaks: a detector that can find a master that restarted elsewhere says yes.
-    """
-
-    redetect_on_exit = False
-
-    def detect(self) -> Future[UPID | None]:
-        raise NotImplementedError
+def create_master_detector(master: str,
+                           zk_session_timeout: float = MASTER_DETECTOR_ZK_SESSION_TIMEOUT,
+                           ) -> Any:
+    """The detector for a `--master` value (port of `MasterDetector::create`); a spawned
+    process, terminated with `terminate()`. Raises `DetectorError` (a `ValueError`) for a
+    value that names no master."""
+    return _create_master_detector(master, zk_session_timeout)
 
 
-class StandaloneMasterDetector(MasterDetector):
-    """A master given up front (a `master@ip:port` pid), as Mesos's standalone detector;
-    `appoint()` changes it (tests use it to fail over)."""
-
-    def __init__(self, master: UPID | str | None = None) -> None:
-        self._master = None if master is None else UPID(master)
-
-    def appoint(self, master: UPID | str | None) -> None:
-        self._master = None if master is None else UPID(master)
-
-    def detect(self) -> Future[UPID | None]:
-        return Future.ready(self._master)
-
-
-class HttpMasterDetector(MasterDetector):
-    """Reads the master's libprocess pid (the `pid` field of `/master/state`) from its HTTP
-    address `host:port`. Each `detect()` makes one request on a short-lived thread, so the
-    agent's thread never blocks; a failure fails the future and the agent retries."""
-
-    redetect_on_exit = True
-
-    def __init__(self, address: str, timeout: float = DETECTION_HTTP_TIMEOUT) -> None:
-        self.address = address
-        self.timeout = timeout
-
-    def detect(self) -> Future[UPID | None]:
-        promise: Promise[UPID | None] = Promise()
-        url = f"http://{self.address}/master/state"
-
-        def fetch() -> None:
-            try:
-                with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                    body = json.loads(response.read())
-                text = body.get("pid") if isinstance(body, dict) else None
-                if not isinstance(text, str) or _parse_upid(text) is None:
-                    promise.fail(f"{url} gave no master pid")
-                    return
-                promise.set(UPID(text))
-            except urllib.error.HTTPError as e:
-                e.close()
-                promise.fail(f"{url} answered {e.code} {e.reason}")
-            except (OSError, ValueError) as e:
-                promise.fail(f"Failed to read {url}: {e}")
-            except Exception as e:
-                promise.fail(f"Failed to read {url}: {type(e).__name__}: {e}")
-
-        threading.Thread(target=fetch, name="master-detector", daemon=True).start()
-        return promise.future
-
-
-def create_master_detector(master: str) -> MasterDetector:
-    """The detector for a `--master` value; raises `ValueError` for a bad or unsupported
-    one (`zk://` is not yet supported)."""
-    kind, value = parse_master(master)
-    if kind == "zk":
-        raise ValueError("ZooKeeper master detection (zk://) is not yet supported by this port")
-    if kind == "pid":
-        return StandaloneMasterDetector(value)
-    return HttpMasterDetector(value)
+def _resolves_address(detector: Any) -> bool:
+    """Whether `detector` finds its master by resolving an HTTP address: it must then be
+    told (`lost`) when the master it found dies, to find a master restarted elsewhere (at a
+    new transport port). Election-based detectors notice a dead master themselves."""
+    process = getattr(detector, "process", None)
+    return (getattr(detector, "lost", None) is not None
+            and getattr(process, "address", None) is not None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -307,7 +267,7 @@ def create_master_detector(master: str) -> MasterDetector:
 class State(enum.Enum):
     """The agent's state (`Slave::State`)."""
 
-    # Reading checkpointed state (instant until recovery is ported).
+    # Reading checkpointed state and waiting for the recovered executors to reregister.
     RECOVERING = "RECOVERING"
     # No master, or not (re)registered with it yet.
     DISCONNECTED = "DISCONNECTED"
@@ -381,6 +341,42 @@ class Executor:
 
     def enqueue_task(self, task: Any) -> None:
         self.queued_tasks[task.task_id.value] = _copy(task)
+        if self.checkpoint:
+            self.checkpoint_task(create_task(task, mesos_pb2.TASK_STAGING, self.framework_id))
+
+    def checkpoint_task(self, task: Any) -> None:
+        """Port of `Executor::checkpointTask`: `task.info` of a checkpointing framework's
+        task, written before the task can reach the executor."""
+        self.agent.checkpoint("task", slave_state.checkpoint_task, self.agent.meta_dir,
+                              self.agent.info.id, self.framework_id, self.info.executor_id,
+                              self.container_id, task)
+
+    def recover_task(self, state: Any) -> None:
+        """Port of `Executor::recoverTask`: a checkpointed task, with the state its
+        checkpointed updates left it in. A terminal update already acknowledged completes
+        it; the first update not yet acknowledged (the one the status update manager will
+        resend) is its `status_update_state`, as the master last heard."""
+        if state.info is None:
+            log.warning("Skipping recovery of task %s because its info cannot be recovered",
+                        state.id)
+            return
+        task = _copy(state.info)
+        self.launched_tasks[state.id] = task
+        for update in state.updates:
+            error = self.update_task_state(update.status)
+            if error is not None:
+                # Duplicate terminal updates are checkpointed sometimes: not a problem.
+                log.warning("Failed to update state of recovered task '%s' to %s: %s",
+                            state.id, _state_name(update.status.state), error)
+                continue
+            if is_terminal_state(update.status.state):
+                if update.uuid in state.acks:
+                    self.complete_task(state.id)
+                break
+        pending = next((u for u in state.updates if u.uuid not in state.acks), None)
+        if pending is not None:
+            task.status_update_state = pending.status.state
+            task.status_update_uuid = pending.uuid
 
     def dequeue_task(self, task_id: str) -> Any | None:
         return self.queued_tasks.pop(task_id, None)
@@ -594,14 +590,17 @@ class Agent(Process):
     shutdown, 1 for a fatal error (`mesos-agent` exits with it).
     """
 
-    def __init__(self, flags: AgentFlags, detector: MasterDetector | None = None, *,
+    def __init__(self, flags: AgentFlags, detector: Any = None, *,
                  containerizer: PosixContainerizer | None = None,
                  status_update_manager: TaskStatusUpdateManager | None = None,
                  resources: Resources | None = None, id: str | None = None) -> None:
         super().__init__(id or libprocess.ID.generate("slave"))
         self.flags = flags
-        self.detector = detector if detector is not None else create_master_detector(
-            flags.master)
+        # The master detector; made from `--master` when the agent first detects (it is a
+        # process, and the agent's OS process starts its runtime after making the agent),
+        # and then owned.
+        self.detector = detector
+        self._owns_detector = detector is None
         self.containerizer = containerizer if containerizer is not None else (
             PosixContainerizer())
         self.status_update_manager = status_update_manager
@@ -612,6 +611,8 @@ class Agent(Process):
         self.info = mesos_pb2.SlaveInfo()
         self.total_resources = Resources()
         self.master: UPID | None = None
+        # The leading master as detected (its UPID is `master`).
+        self.master_info: Any = None
         self.master_ping_timeout = DEFAULT_MASTER_PING_TIMEOUT
         self.frameworks: dict[str, Framework] = {}
         self.completed_frameworks: collections.OrderedDict[str, Framework] = (
@@ -623,10 +624,20 @@ class Agent(Process):
         self.metrics = AgentMetrics(self)
         self.http: Any = None
 
+        # Checkpoints (`meta/`) and recovery.
+        self.meta_dir = paths.get_meta_root_dir(flags.work_dir)
+        # Set once recovery is over (`recoveryInfo.recovered`); until then the agent waits
+        # for its recovered executors to reregister.
+        self.recovered: Promise[None] = Promise()
+        self._reregistration_timer: Timer | None = None
+        # The runs (`state.RunState`) of the executors being recovered, by container id.
+        self._recovered_runs: dict[str, Any] = {}
+
         self._registration_timer: Timer | None = None
         self._ping_timer: Timer | None = None
         self._ping_token = 0
         self._detection = 0
+        self._detection_future: Future[Any] | None = None
         self._detection_timer: Timer | None = None
         self._detection_backoff = DETECTION_RETRY_INTERVAL_MIN
         self._master_hostnames: dict[str, str] = {}
@@ -713,24 +724,42 @@ class Agent(Process):
         self.http = AgentHttp(self)
         self.http.install()
 
-        # Recovery: nothing is checkpointed yet (the agent checkpointing issue), so there is
-        # no state to read and recovery ends at once.
-        self._recovered()
+        # Recover the checkpointed state (executors of checkpointing frameworks that outlived
+        # a previous agent); the master is detected only once that is over.
+        self.recover()
 
     def finalize(self) -> None:
+        """Port of `Slave::finalize`: the executors of frameworks that do not checkpoint are
+        shut down (and, as a terminated agent cannot wait for grace periods, killed); those
+        of checkpointing frameworks keep running, for the next agent to recover. An agent
+        that was shutting down (the master's ShutdownMessage, SIGUSR1, `--recover=cleanup`)
+        removes `meta/slaves/latest`, so that the next one starts as a new agent."""
         log.info("Agent terminating")
-        for timer in (self._registration_timer, self._ping_timer, self._detection_timer):
+        for timer in (self._registration_timer, self._ping_timer, self._detection_timer,
+                      self._reregistration_timer):
             if timer is not None:
                 timer.cancel()
-        # Mesos shuts down only non-checkpointing frameworks here, so that checkpointed
-        # executors survive an agent restart; without recovery (a later issue) nobody would
-        # reconnect to them, so every framework is shut down for now.
-        for framework_id in list(self.frameworks):
-            framework = self.frameworks.get(framework_id)
-            if framework is not None and framework.state is FrameworkState.RUNNING:
-                self.shutdown_framework(None, mesos_pb2.FrameworkID(value=framework_id))
-        # A terminated agent cannot wait for grace periods: kill what is left.
-        self.containerizer.destroy_all()
+        if self._owns_detector and self.detector is not None:
+            self.detector.terminate()
+        doomed: set[str] = set()
+        for framework in list(self.frameworks.values()):
+            if framework.info.checkpoint and self.state is not State.TERMINATING:
+                continue
+            for executor in framework.executors.values():
+                doomed.add(executor.container_id)
+                if (executor.pid is not None and executor.state in (
+                        ExecutorState.REGISTERING, ExecutorState.RUNNING)):
+                    executor.send(messages_pb2.ShutdownExecutorMessage(
+                        executor_id=executor.info.executor_id,
+                        framework_id=executor.framework_id))
+        self.containerizer.destroy_all(doomed)
+        if self.state is State.TERMINATING:
+            latest = paths.get_latest_slave_path(self.meta_dir)
+            if os.path.lexists(latest):
+                try:
+                    os.unlink(latest)
+                except OSError as e:
+                    log.error("Failed to remove latest symlink '%s': %s", latest, e)
         if self.status_update_manager is not None and self._owns_status_update_manager:
             self.status_update_manager.finalize()
         self.metrics.remove()
@@ -756,14 +785,276 @@ class Agent(Process):
             except OSError:
                 return ip
 
+    # Checkpointing and recovery (port of `Slave::recover`, `Slave::_recover`,
+    # `Slave::reregisterExecutorTimeout` and `Slave::__recover`).
+
+    def checkpoint(self, what: str, fn: Any, *args: Any) -> bool:
+        """Runs one checkpoint write (`fn(*args)`, from `mesos.agent.state`); True if it was
+        written. A failure is fatal, as Mesos's `CHECK_SOME` on every checkpoint: an agent
+        that cannot write its state can no longer promise to recover it."""
+        try:
+            fn(*args)
+        except (OSError, ValueError) as e:
+            self._fail(f"Failed to checkpoint {what}: {e}")
+            return False
+        return True
+
+    def recover(self) -> None:
+        """Port of `state::recover` and `Slave::recover`: read the checkpointed state, check
+        the recovered `SlaveInfo` against this agent's, and rebuild the frameworks,
+        executors and tasks of the latest agent; then replay the status update streams
+        (`_recover_status_updates`). Any error ends in `_recovery_failed` (exit 1)."""
+        flags = self.flags
+        try:
+            state = slave_state.recover(self.meta_dir, flags.strict)
+        except slave_state.RecoveryError as e:
+            self._recovery_failed(str(e))
+            return
+        except Exception as e:
+            log.exception("Failed to read the checkpointed state")
+            self._recovery_failed(f"{type(e).__name__}: {e}")
+            return
+        if state.errors:
+            log.warning("Recovered the checkpointed state with %d error(s) (--strict=false)",
+                        state.errors)
+            self.metrics.recovery_errors.inc(state.errors)
+
+        slave = state.slave
+        if slave is not None and slave.info is None:
+            log.info("The latest agent %s never registered: starting as a new agent",
+                     slave.id)
+            slave = None
+        if slave is not None:
+            assert slave.info is not None
+            current = _copy(self.info)
+            current.id.value = slave.id
+            reason = slave_state.compatible(slave.info, current, flags.reconfiguration_policy)
+            if reason is None:
+                self.info.id.value = slave.id
+                if slave.info != current:
+                    log.info("Agent info changed compatibly (--reconfiguration_policy=%s)",
+                             flags.reconfiguration_policy)
+                    if not self.checkpoint("agent info", slave_state.checkpoint_slave_info,
+                                           self.meta_dir, self.info):
+                        return
+            elif state.rebooted:
+                # After a reboot nothing of the old agent runs any more: start afresh, and
+                # remove the link so that the decision sticks.
+                log.warning("Falling back to recover as a new agent due to error: %s", reason)
+                slave = None
+                try:
+                    os.unlink(paths.get_latest_slave_path(self.meta_dir))
+                except OSError as e:
+                    log.error("Failed to remove the latest agent link: %s", e)
+            else:
+                self._recovery_failed(
+                    f"{reason}\nTo restart this agent with a new agent id instead, do as "
+                    f"follows:\nrm -f {paths.get_latest_slave_path(self.meta_dir)}\nThis "
+                    "ensures that the agent does not recover old live executors.")
+                return
+
+        if slave is not None:
+            log.info("Recovering agent %s", slave.id)
+            for framework_state in slave.frameworks.values():
+                self.recover_framework(framework_state)
+
+        tasks = []
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                run = self._recovered_runs.get(executor.container_id)
+                if run is None:
+                    continue
+                for task in run.tasks.values():
+                    if task.info is None or task.updates_path is None:
+                        continue
+                    tasks.append(CheckpointedTask(
+                        framework.info.id, task.info.task_id, task.updates_path,
+                        _copy(self.info.id)))
+        assert self.status_update_manager is not None
+        self.status_update_manager.recover(self.meta_dir, tasks, flags.strict).on_any(
+            defer(self, self._recover_containerizer, state.rebooted))
+
+    def recover_framework(self, state: Any) -> None:
+        """Port of `Slave::recoverFramework` and `Framework::recoverExecutor`: a framework
+        with its executors' latest runs (an executor whose latest run completed is kept
+        among the completed ones). A framework or executor whose info was not recovered is
+        skipped."""
+        log.info("Recovering framework %s", state.id)
+        if state.info is None:
+            log.warning("Skipping recovery of framework %s because its info could not be "
+                        "recovered", state.id)
+            return
+        if not state.executors:
+            return
+        info = _copy(state.info)
+        if not info.HasField("id"):
+            info.id.value = state.id
+        framework = Framework(info, state.pid)
+        self.frameworks[framework.id] = framework
+
+        for executor_state in state.executors.values():
+            what = f"executor '{executor_state.id}' of framework {framework.id}"
+            if executor_state.info is None:
+                log.warning("Skipping recovery of %s because its info could not be recovered",
+                            what)
+                continue
+            if executor_state.latest is None:
+                log.warning("Skipping recovery of %s because its latest run could not be "
+                            "recovered", what)
+                continue
+            run = executor_state.runs.get(executor_state.latest)
+            if run is None:
+                log.warning("Skipping recovery of %s because its latest run %s cannot be "
+                            "recovered", what, executor_state.latest)
+                continue
+            directory = paths.get_executor_run_path(
+                self.flags.work_dir, self.info.id, framework.id, executor_state.id, run.id)
+            executor = Executor(self, framework.info.id, executor_state.info, run.id,
+                                directory, framework.info.checkpoint)
+            if run.forked_pid is not None:
+                executor.pid = run.libprocess_pid
+            for task_state in run.tasks.values():
+                executor.recover_task(task_state)
+            framework.executors[executor.id] = executor
+            if run.completed:
+                # Terminated, every update acknowledged: nothing to wait for.
+                self.metrics.executors_terminated.inc()
+                executor.state = ExecutorState.TERMINATED
+                framework.destroy_executor(executor.id)
+                continue
+            self._recovered_runs[run.id] = run
+            log.info("Recovered executor %s with %d task(s)", executor,
+                     len(executor.launched_tasks) + len(executor.terminated_tasks))
+
+        if framework.idle():
+            self.remove_framework(framework)
+
+    def _recover_containerizer(self, rebooted: bool, future: Future[Any]) -> None:
+        """The status update streams are replayed: adopt the executors that still run
+        (after a reboot none does), then reconnect with them (`_recover_executors`)."""
+        if not future.is_ready():
+            self._recovery_failed(
+                "Failed to recover the task status update manager: "
+                f"{future.failure if future.is_failed() else 'discarded'}")
+            return
+        if self.state is not State.RECOVERING:
+            return
+        containers = []
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                run = self._recovered_runs.get(executor.container_id)
+                containers.append(RecoveredContainer(
+                    executor.container_id, executor.directory,
+                    None if run is None else run.forked_pid,
+                    None if run is None else run.forked_pid_time,
+                    executor.allocated_resources()))
+        self._recovered_runs = {}
+        adopted = self.containerizer.recover(containers, rebooted)
+        log.info("Recovered %d of %d executor container(s)", len(adopted), len(containers))
+        self._recover_executors()
+
+    def _recover_executors(self) -> None:
+        """Port of `Slave::_recover`: watch every recovered executor's container, and send
+        ReconnectExecutorMessage to those with a libprocess pid (`--recover=reconnect`), or
+        shut them down (`cleanup`). Recovery ends when they have all reregistered or
+        terminated, or after `--executor_reregistration_timeout` at the latest."""
+        reconnect = self.flags.recover == "reconnect"
+        for framework in list(self.frameworks.values()):
+            for executor in list(framework.executors.values()):
+                self.containerizer.wait(executor.container_id).on_any(defer(
+                    self, self.executor_terminated, framework.id, executor.id,
+                    executor.container_id))
+                if reconnect:
+                    if executor.pid is not None:
+                        log.info("Sending reconnect request to executor %s", executor)
+                        self.send(executor.pid, messages_pb2.ReconnectExecutorMessage(
+                            slave_id=self.info.id))
+                    else:
+                        log.info("Unable to reconnect to executor %s because no libprocess "
+                                 "pid was checkpointed", executor)
+                elif executor.pid is not None:
+                    log.info("Sending shutdown to executor %s", executor)
+                    self._shutdown_executor(framework, executor)
+                else:
+                    log.info("Killing executor %s", executor)
+                    executor.state = ExecutorState.TERMINATING
+                    self.containerizer.destroy(executor.container_id)
+
+        if self.frameworks and reconnect:
+            self._reregistration_timer = delay(self.flags.executor_reregistration_timeout,
+                                               self, self.reregister_executor_timeout)
+            return
+        self._recovered()
+
+    def reregister_executor_timeout(self) -> None:
+        """Port of `Slave::reregisterExecutorTimeout`: the recovered executors that have not
+        reregistered in time are destroyed; their tasks end TASK_LOST (TASK_GONE for
+        partition-aware frameworks) with REASON_EXECUTOR_REREGISTRATION_TIMEOUT. Recovery is
+        then over."""
+        self._reregistration_timer = None
+        if self.state is not State.RECOVERING:
+            return
+        log.info("Cleaning up un-reregistered executors")
+        timeout = format_duration(self.flags.executor_reregistration_timeout)
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                if executor.state is not ExecutorState.REGISTERING:
+                    continue
+                log.info("Killing un-reregistered executor %s", executor)
+                self.containerizer.destroy(executor.container_id)
+                executor.state = ExecutorState.TERMINATING
+                state = (mesos_pb2.TASK_GONE if _partition_aware(framework.info)
+                         else mesos_pb2.TASK_LOST)
+                executor.pending_termination = ContainerTermination(
+                    None, state, TaskStatus.REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
+                    f"Executor did not reregister within {timeout}")
+        self._recovered()
+
+    def _check_reregistrations(self) -> None:
+        """Ends the wait for reregistrations as soon as no recovered executor is still
+        expected to reregister (Mesos waits out the whole timeout; ending early changes
+        nothing for executors, and brings the agent back to its master sooner)."""
+        if self.state is not State.RECOVERING or self._reregistration_timer is None:
+            return
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                if executor.state is ExecutorState.REGISTERING:
+                    return
+        log.info("Every recovered executor has reregistered or terminated")
+        self._recovered()
+
+    def _recovery_failed(self, reason: str) -> None:
+        """Port of the failure branch of `Slave::__recover`: exit 1 with what to do."""
+        latest = paths.get_latest_slave_path(self.meta_dir)
+        self._fail(f"Failed to perform recovery: {reason}\nTo remedy this do as follows:\n"
+                   f"Step 1: rm -f {latest}\n        This ensures the agent doesn't recover "
+                   "old live executors.\nStep 2: Restart the agent.")
+
     def _recovered(self) -> None:
-        """Port of `Slave::__recover`: recovery is over; find the master."""
+        """Port of `Slave::__recover`: recovery is over. The boot id is checkpointed; with
+        `--recover=reconnect` the agent detects the master and reregisters (registers, if
+        nothing was recovered); with `cleanup` it terminates once the executors it shut down
+        are gone."""
+        if self.state is not State.RECOVERING:
+            return
+        if self._reregistration_timer is not None:
+            self._reregistration_timer.cancel()
+            self._reregistration_timer = None
+        log.info("Finished recovery")
+        try:
+            slave_state.checkpoint_boot_id(self.meta_dir)
+        except OSError as e:
+            log.error("Could not checkpoint the boot id: %s", e)
         self.recovery_time_secs = clock.now() - self.start_time
+        self.recovered.set(None)
         if self.flags.recover == "cleanup":
-            # With nothing recovered there is nothing to kill: done, as Mesos exits then.
-            log.info("Agent recovery mode is 'cleanup': not registering; terminating")
-            self.exit_status = 0
-            libprocess.terminate(self)
+            log.info("Agent recovery mode is 'cleanup': not registering; terminating once "
+                     "every recovered executor is gone")
+            self.state = State.TERMINATING
+            if self.exit_status is None:
+                self.exit_status = 0
+            if not self.frameworks:
+                libprocess.terminate(self)
             return
         self.state = State.DISCONNECTED
         self.detect()
@@ -771,21 +1062,43 @@ class Agent(Process):
     # Master detection and registration.
 
     def detect(self) -> None:
-        """Asks the detector for the leading master (again)."""
+        """Detects the leading master from scratch: the detector reports the current one at
+        once, and the agent (re)registers with it. Runs after recovery, and when the master
+        seems gone (no ping within the timeout, or a ping saying it lost this agent), as
+        Mesos's discard of the pending detection does."""
         if self._detection_timer is not None:
             self._detection_timer.cancel()
             self._detection_timer = None
+        if self.detector is None:
+            try:
+                self.detector = create_master_detector(self.flags.master,
+                                                       self.flags.zk_session_timeout)
+            except (DetectorError, ValueError) as e:
+                self._fail(f"Failed to create a master detector for '{self.flags.master}': "
+                           f"{e}")
+                return
+        self._watch(None)
+
+    def _watch(self, previous: Any) -> None:
+        """Waits for the leader to differ from `previous` (a `MasterInfo` or None); an
+        earlier detection still pending is discarded (its answer would be stale)."""
+        if self._detection_future is not None:
+            self._detection_future.discard()
         self._detection += 1
         try:
-            future = self.detector.detect()
+            future = self.detector.detect(previous)
         except Exception as e:
             future = Future.failed(f"{type(e).__name__}: {e}")
+        self._detection_future = future
         future.on_any(defer(self, self.detected, self._detection))
 
-    def detected(self, detection: int, future: Future[UPID | None]) -> None:
-        """Port of `Slave::detected`: a new (or no) leading master."""
+    def detected(self, detection: int, future: Future[Any]) -> None:
+        """Port of `Slave::detected`: a new leading master (or none). The agent is
+        disconnected and its status updates wait; with a master it (re)registers after a
+        random wait within `--registration_backoff_factor`; then it keeps detecting."""
         if detection != self._detection:
-            return  # A newer detection is under way.
+            return  # Discarded by a newer detection.
+        self._detection_future = None
         if self.state is State.RECOVERING:
             return
         if self.state is not State.TERMINATING:
@@ -795,36 +1108,48 @@ class Agent(Process):
         self.status_update_manager.pause()
 
         if not future.is_ready():
-            reason = future.failure if future.is_failed() else "discarded"
-            log.warning("Failed to detect a master: %s; retrying in %s", reason,
-                        format_duration(self._detection_backoff))
             self.master = None
+            self.master_info = None
+            if future.is_discarded():
+                log.warning("The master detector went away; no more masters are detected")
+                return
+            log.warning("Failed to detect a master: %s; retrying in %s", future.failure,
+                        format_duration(self._detection_backoff))
             self._detection_timer = delay(self._detection_backoff, self, self.detect)
             self._detection_backoff = min(self._detection_backoff * 2,
                                           DETECTION_RETRY_INTERVAL_MAX)
             return
         self._detection_backoff = DETECTION_RETRY_INTERVAL_MIN
 
-        master = future.value
-        if master is None:
+        latest = future.value
+        pid = _parse_upid(latest.pid) if latest is not None else None
+        if latest is None:
             log.info("Lost leading master")
             self.master = None
-            return
+            self.master_info = None
+        elif pid is None:
+            log.error("Ignoring the detected master %s because it has no valid pid: '%s'",
+                      latest.id, latest.pid)
+            self.master = None
+            self.master_info = None
+        else:
+            self.master = pid
+            self.master_info = latest
+            log.info("New master detected at %s", pid)
+            if self._registration_timer is not None:
+                self._registration_timer.cancel()
+                self._registration_timer = None
+            if self.state is State.TERMINATING:
+                log.info("Skipping registration because agent is terminating")
+            else:
+                # Wait a random time first, so that agents do not all hit a new master at
+                # once.
+                factor = self.flags.registration_backoff_factor
+                self._registration_timer = delay(factor * random.random(), self,
+                                                 self.do_reliable_registration, factor * 2)
 
-        self.master = master
-        log.info("New master detected at %s", master)
-        if self._registration_timer is not None:
-            self._registration_timer.cancel()
-            self._registration_timer = None
-
-        if self.state is State.TERMINATING:
-            log.info("Skipping registration because agent is terminating")
-            return
-
-        # Wait a random time first, so that agents do not all hit a new master at once.
-        factor = self.flags.registration_backoff_factor
-        self._registration_timer = delay(factor * random.random(), self,
-                                         self.do_reliable_registration, factor * 2)
+        # Keep detecting masters.
+        self._watch(latest)
 
     def do_reliable_registration(self, max_backoff: float) -> None:
         """Port of `Slave::doReliableRegistration`: (re)registers and retries with a
@@ -936,6 +1261,10 @@ class Agent(Process):
             assert self.status_update_manager is not None
             self.status_update_manager.resume()
             self.info.id.CopyFrom(slave_id)
+            # The agent's own info is always checkpointed, under `slaves/latest`.
+            if not self.checkpoint("agent info", slave_state.checkpoint_slave_info,
+                                   self.meta_dir, self.info):
+                return
             # The agent would reregister if no ping came for that long (in case none ever
             # comes).
             self._arm_ping_timer()
@@ -1024,9 +1353,10 @@ class Agent(Process):
         log.info("Got exited event for %s", upid)
         if self.master is None or self.master == upid:
             log.warning("Master disconnected! Waiting for a new master to be elected")
-            if (self.master is not None and self.detector.redetect_on_exit
-                    and self.state is not State.TERMINATING):
-                self.detect()
+            if (self.master is not None and self.master_info is not None
+                    and self.state is not State.TERMINATING
+                    and _resolves_address(self.detector)):
+                self.detector.lost(self.master_info)
 
     def shutdown(self, from_: UPID | None, message: str = "") -> None:
         """Port of `Slave::shutdown`: a ShutdownMessage from the master, or a local request
@@ -1222,6 +1552,10 @@ class Agent(Process):
             completed = self.completed_frameworks.pop(framework.id, None)
             if completed is not None:
                 framework.completed_executors = completed.completed_executors
+            if framework.info.checkpoint and not self.checkpoint(
+                    "framework", slave_state.checkpoint_framework, self.meta_dir,
+                    self.info.id, framework.info, framework.pid):
+                return
 
         if framework.state is FrameworkState.TERMINATING:
             log.warning("Ignoring running task '%s' of framework %s because the framework is "
@@ -1317,6 +1651,10 @@ class Agent(Process):
             container_id)
         executor = Executor(self, framework.info.id, executor_info, container_id, directory,
                             framework.info.checkpoint)
+        if executor.checkpoint:
+            # `Executor::checkpointExecutor`: the info, then the run's meta directory.
+            slave_state.checkpoint_executor(self.meta_dir, self.info.id, framework.id,
+                                            executor.info, container_id)
         framework.executors[executor.id] = executor
         log.info("Launching executor '%s' of framework %s with resources %s in work "
                  "directory '%s'", executor.id, framework.id,
@@ -1338,8 +1676,12 @@ class Agent(Process):
             framework.info.user or None)
         log.info("Launching container %s for executor '%s' of framework %s",
                  executor.container_id, executor.id, framework.id)
+        pid_path = paths.get_forked_pid_path(
+            self.meta_dir, self.info.id, framework.id, executor.info.executor_id,
+            executor.container_id) if executor.checkpoint else None
         future = self.containerizer.launch(executor.container_id, info.command,
-                                           executor.directory, environment, resources, user)
+                                           executor.directory, environment, resources, user,
+                                           pid_checkpoint_path=pid_path)
         future.on_any(defer(self, self.executor_launched, framework.id, executor.id,
                             executor.container_id))
         delay(self.flags.executor_registration_timeout, self, self.register_executor_timeout,
@@ -1501,6 +1843,12 @@ class Agent(Process):
         executor.state = ExecutorState.RUNNING
         executor.pid = from_
         self.link(from_)
+        # Where a restarted agent finds the executor to reconnect.
+        if executor.checkpoint and not self.checkpoint(
+                "executor pid", slave_state.checkpoint_libprocess_pid, self.meta_dir,
+                self.info.id, framework.id, executor.info.executor_id, executor.container_id,
+                from_):
+            return
 
         # An executor with nothing left to run (its tasks were killed meanwhile) is told to
         # go: the command executor would otherwise wait forever for its task.
@@ -1522,8 +1870,13 @@ class Agent(Process):
 
     def reregister_executor(self, from_: UPID, framework_id: Any, executor_id: Any,
                             tasks: Iterable[Any], updates: Iterable[Any]) -> None:
-        """Port of `Slave::reregisterExecutor` (an executor answering a reconnect after an
-        agent restart; until recovery is ported no executor is waiting for one)."""
+        """Port of `Slave::reregisterExecutor`: a recovered executor answers the restarted
+        agent's ReconnectExecutorMessage with the tasks and updates it has no
+        acknowledgement for. The agent adopts them (a task it has no checkpoint of is taken
+        as launched; updates it recorded already are duplicates the status update manager
+        ignores), answers ExecutorReregisteredMessage, and drops the STAGING tasks the
+        executor never got. Refused (ShutdownExecutorMessage) unless the agent is recovering
+        and waits for that executor."""
         log.info("Received re-registration message from executor '%s' of framework %s",
                  executor_id.value, framework_id.value)
 
@@ -1533,8 +1886,8 @@ class Agent(Process):
             self.send(from_, messages_pb2.ShutdownExecutorMessage(
                 executor_id=executor_id, framework_id=framework_id))
 
-        if self.state is State.TERMINATING:
-            refuse("the agent is terminating")
+        if self.state is not State.RECOVERING:
+            refuse(f"the agent is not in recovery mode ({self.state.value})")
             return
         framework = self.frameworks.get(framework_id.value)
         if framework is None:
@@ -1551,13 +1904,32 @@ class Agent(Process):
             refuse(f"it is in unexpected state {executor.state.value}")
             return
 
+        # The executor keeps its pid across agent restarts; one that moved (an executor
+        # that never had its pid checkpointed) is checkpointed now.
+        moved = executor.pid != from_
         executor.state = ExecutorState.RUNNING
         executor.pid = from_
         self.link(from_)
+        if moved and executor.checkpoint and not self.checkpoint(
+                "executor pid", slave_state.checkpoint_libprocess_pid, self.meta_dir,
+                self.info.id, framework.id, executor.info.executor_id, executor.container_id,
+                from_):
+            return
         message = messages_pb2.ExecutorReregisteredMessage()
         message.slave_id.CopyFrom(self.info.id)
         message.slave_info.CopyFrom(self.info)
         self.send(from_, message)
+
+        tasks = list(tasks)
+        for info in tasks:
+            task_id = info.task_id.value
+            if framework.get_executor_for_task(task_id) is None:
+                # Its checkpoint was lost (a non-strict recovery): the executor runs it.
+                log.warning("Adopting task %s of executor %s that the agent did not recover",
+                            task_id, executor)
+                task = executor.add_launched_task(info)
+                if executor.checkpoint:
+                    executor.checkpoint_task(task)
 
         for update in updates:
             self.status_update(_copy(update), from_)
@@ -1578,6 +1950,8 @@ class Agent(Process):
             log.warning("Shutting down reregistering executor %s because it has no tasks to "
                         "run and has never been sent a task", executor)
             self._shutdown_executor(framework, executor)
+
+        self._check_reregistrations()
 
     def _send_queued_tasks(self, framework: Framework, executor: Executor,
                            task_ids: list[str]) -> None:
@@ -1835,6 +2209,7 @@ class Agent(Process):
             self.remove_executor(framework, executor)
         if framework.idle():
             self.remove_framework(framework)
+        self._check_reregistrations()
 
     def _send_executor_terminated_status_update(
             self, task_id: Any, future: Future[ContainerTermination | None],
@@ -1876,6 +2251,11 @@ class Agent(Process):
         """Port of `Slave::removeExecutor` (its sandbox stays until garbage collection,
         which comes with a later issue)."""
         log.info("Cleaning up executor %s", executor)
+        # The run is over and its updates acknowledged: a restarted agent skips it.
+        if executor.checkpoint and executor.state is ExecutorState.TERMINATED:
+            self.checkpoint("executor sentinel", slave_state.mark_executor_completed,
+                            self.meta_dir, self.info.id, framework.id, executor.info.executor_id,
+                            executor.container_id)
         self.containerizer.forget(executor.container_id)
         framework.destroy_executor(executor.id)
 
@@ -1995,14 +2375,23 @@ class Agent(Process):
             # Acknowledged anyway, so that the executor does not keep it.
             self._status_update_recorded(update, pid, Future.ready(None))
             return
-        self._record_update(update, pid, checkpoint=False)
+        self._record_update(update, pid, checkpoint=executor.checkpoint, executor=executor)
 
-    def _record_update(self, update: Any, pid: UPID | None, checkpoint: bool) -> None:
+    def _record_update(self, update: Any, pid: UPID | None, checkpoint: bool,
+                       executor: Executor | None = None) -> None:
         """Port of `Slave::__statusUpdate`: the status update manager records the update
-        (and sends it reliably); then the executor is acknowledged."""
+        (and sends it reliably); then the executor is acknowledged. A checkpointing
+        executor's update is appended to its task's `task.updates` first."""
         assert self.status_update_manager is not None
-        self.status_update_manager.update(update, self.info.id, checkpoint).on_any(
-            defer(self, self._status_update_recorded, update, pid))
+        if checkpoint and executor is not None:
+            path = task_updates_path(
+                self.flags.work_dir, self.info.id, executor.framework_id,
+                executor.info.executor_id, mesos_pb2.ContainerID(value=executor.container_id),
+                update.status.task_id)
+            future = self.status_update_manager.update(update, self.info.id, True, path=path)
+        else:
+            future = self.status_update_manager.update(update, self.info.id, False)
+        future.on_any(defer(self, self._status_update_recorded, update, pid))
 
     def _status_update_recorded(self, update: Any, pid: UPID | None,
                                 future: Future[Any]) -> None:
@@ -2195,6 +2584,10 @@ class Agent(Process):
         if message.HasField("framework_info"):
             framework.info.CopyFrom(message.framework_info)
         framework.pid = pid
+        if framework.info.checkpoint and not self.checkpoint(
+                "framework", slave_state.checkpoint_framework, self.meta_dir, self.info.id,
+                framework.info, framework.pid):
+            return
         assert self.status_update_manager is not None
         self.status_update_manager.resume()
 
@@ -2245,9 +2638,12 @@ class Agent(Process):
         return self._resources_used(name) / total if total else 0.0
 
     def master_hostname(self) -> str | None:
-        """The master's hostname for `/state` (looked up once per master address)."""
+        """The master's hostname for `/state`: the detected one, else looked up once per
+        master address."""
         if self.master is None:
             return None
+        if self.master_info is not None and self.master_info.hostname:
+            return str(self.master_info.hostname)
         host = self.master.host
         name = self._master_hostnames.get(host)
         if name is None:

@@ -14,14 +14,25 @@ executor's process group and every descendant (the command executor starts its t
 session of its own), with SIGKILL. `usage` reads the tree's CPU times and memory with psutil
 on a short-lived thread, so the agent's thread never blocks on `/proc`.
 
-Thread-safety: the agent calls every method on its own thread; the waiter and usage threads
-only complete futures. The container table is guarded by a lock.
+Executors outlive the agent (their own sessions; nothing here kills them when the agent
+exits). For a checkpointing framework `launch` writes the executor's pid to `forked.pid`, and
+a restarted agent gives `recover` the runs it read back: an executor whose pid still names a
+process that started no later than that file was written (and, where its environment can be
+read, whose `MESOS_DIRECTORY` is the run's sandbox) is adopted; anything else (the process is
+gone, or the pid was reused by an unrelated process, or the host rebooted) is a container that
+already terminated, and nothing is killed. An adopted executor is not this OS process's child,
+so its exit is watched through a pidfd (polled where pidfds are missing) by one monitor thread
+(port of the Mesos containerizer's recovery and of `process::reap` for non-children).
+
+Thread-safety: the agent calls every method on its own thread; the waiter, monitor and usage
+threads only complete futures. The container table is guarded by a lock.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -32,6 +43,7 @@ from typing import Any, TypeVar, cast
 import psutil
 
 from libprocess import Future, Promise, clock
+from mesos.agent.checkpoint import checkpoint
 from mesos.common.resources import Resources, format_scalar
 from mesos.protos.mesos import mesos_pb2
 
@@ -40,6 +52,7 @@ __all__ = [
     "DEFAULT_PORTS",
     "ContainerTermination",
     "PosixContainerizer",
+    "RecoveredContainer",
     "detect_resources",
     "wait_status_text",
 ]
@@ -60,6 +73,14 @@ _MB = 1024 ** 2
 
 # How long `destroy_all` waits (real time) for the waiter threads to reap what it killed.
 _REAP_TIMEOUT = 5.0
+
+# A recovered executor must have started no later than its `forked.pid` was written; this
+# much later is still accepted, for the whole seconds of the boot time that psutil's start
+# times are computed from and for small wall clock steps.
+START_TIME_TOLERANCE = 2.0
+
+# How often the exit monitor polls the processes it has no pidfd for.
+_POLL_INTERVAL = 0.1
 
 T = TypeVar("T")
 
@@ -155,6 +176,19 @@ class ContainerTermination:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class RecoveredContainer:
+    """A container a restarted agent read back from its checkpoint: the executor's sandbox,
+    the pid from `forked.pid` (None if it was never written) and when that file was written
+    (its mtime, which bounds the executor's start time)."""
+
+    container_id: str
+    directory: str
+    pid: int | None
+    launched_before: float | None = None
+    resources: Resources = field(default_factory=Resources)
+
+
 @dataclass
 class _Container:
     container_id: str
@@ -164,6 +198,12 @@ class _Container:
     termination: Promise[ContainerTermination] = field(default_factory=Promise)
     waiter: threading.Thread | None = None
     destroying: bool = False
+    # The executor's pid when it is not this OS process's child (a recovered container).
+    recovered_pid: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else self.recovered_pid
 
 
 def _in_thread(name: str, fn: Callable[..., T], *args: Any) -> Future[T]:
@@ -199,6 +239,147 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _executor_identity(pid: int, directory: str, launched_before: float | None) -> str | None:
+    """None if `pid` is the live executor of the container in `directory` launched no later
+    than `launched_before`; otherwise why not."""
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            status = process.status()
+            created = process.create_time()
+    except psutil.NoSuchProcess:
+        return f"its process {pid} is gone"
+    except psutil.AccessDenied:
+        return f"its process {pid} cannot be inspected"
+    if status == psutil.STATUS_ZOMBIE:
+        return f"its process {pid} has exited"
+    if launched_before is not None and created > launched_before + START_TIME_TOLERANCE:
+        return (f"process {pid} started {created - launched_before:.1f} s after the executor "
+                "was launched: the pid was reused by another process, which is left alone")
+    try:
+        environment = process.environ()
+    except (psutil.AccessDenied, psutil.ZombieProcess):
+        return None  # Its start time is all there is to go by.
+    except psutil.NoSuchProcess:
+        return f"its process {pid} is gone"
+    sandbox = environment.get("MESOS_DIRECTORY")
+    if sandbox is None or os.path.realpath(sandbox) != os.path.realpath(directory):
+        return (f"process {pid} is not the executor (its MESOS_DIRECTORY is "
+                f"{sandbox!r}, not '{directory}'): the pid was reused by another process, "
+                "which is left alone")
+    return None
+
+
+class _ExitMonitor:
+    """Watches adopted executors, which are not this OS process's children, for their exit.
+
+    One daemon thread, started with the first adoption, waits on a pidfd per executor (a
+    pidfd pins the process, so a pid reused after the check cannot be mistaken for it), or,
+    where pidfds are missing, polls the pid and its start time. When an executor exits, what
+    is left of its process group is killed (it belongs to the container, as with a launched
+    one) and its termination is set without a status (only a parent can read it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # pidfd -> (pid, termination); pid -> (start time, termination) for polled ones.
+        self._pidfds: dict[int, tuple[int, Promise[ContainerTermination]]] = {}
+        self._polled: dict[int, tuple[float, Promise[ContainerTermination]]] = {}
+        # The thread and its wake-up pipe exist only once something was adopted.
+        self._wake_read = self._wake_write = -1
+        self._thread: threading.Thread | None = None
+
+    def adopt(self, recovered: RecoveredContainer,
+              termination: Promise[ContainerTermination]) -> str | None:
+        """Starts watching the container's executor if it is the live executor; otherwise
+        the reason it is not (see `_executor_identity`)."""
+        pid = recovered.pid
+        assert pid is not None
+        try:
+            pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return f"its process {pid} is gone"
+        except (OSError, AttributeError):
+            pidfd = None
+        # Checked after the pidfd is open: from now on `pid` cannot name another process.
+        reason = _executor_identity(pid, recovered.directory, recovered.launched_before)
+        if reason is not None:
+            if pidfd is not None:
+                os.close(pidfd)
+            return reason
+        with self._lock:
+            if pidfd is not None:
+                self._pidfds[pidfd] = (pid, termination)
+            else:
+                try:
+                    self._polled[pid] = (psutil.Process(pid).create_time(), termination)
+                except psutil.NoSuchProcess:
+                    return f"its process {pid} is gone"
+            if self._thread is None:
+                self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+                self._thread = threading.Thread(target=self._run, name="container-monitor",
+                                                daemon=True)
+                self._thread.start()
+            wake = self._wake_write
+        try:
+            os.write(wake, b"x")
+        except BlockingIOError:
+            pass  # The thread has wake-ups pending already.
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                pidfds = dict(self._pidfds)
+                polling = bool(self._polled)
+            poller = select.poll()
+            poller.register(self._wake_read, select.POLLIN)
+            for fd in pidfds:
+                poller.register(fd, select.POLLIN)
+            ready = poller.poll(_POLL_INTERVAL * 1000 if polling else None)
+            exited: list[tuple[int, Promise[ContainerTermination]]] = []
+            for fd, _ in ready:
+                if fd == self._wake_read:
+                    try:
+                        os.read(self._wake_read, 4096)
+                    except BlockingIOError:
+                        pass
+                    continue
+                with self._lock:
+                    entry = self._pidfds.pop(fd, None)
+                os.close(fd)
+                if entry is not None:
+                    exited.append(entry)
+            if polling:
+                with self._lock:
+                    for pid, (created, promise) in list(self._polled.items()):
+                        if not _same_process_alive(pid, created):
+                            del self._polled[pid]
+                            exited.append((pid, promise))
+            for pid, promise in exited:
+                self._exited(pid, promise)
+
+    @staticmethod
+    def _exited(pid: int, termination: Promise[ContainerTermination]) -> None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        log.info("Recovered executor %d terminated", pid)
+        termination.set(ContainerTermination(None))
+
+
+def _same_process_alive(pid: int, created: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return (process.create_time() == created
+                and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
 class PosixContainerizer:
     """Runs executors as OS processes (see the module docstring); owned by the agent.
 
@@ -209,17 +390,22 @@ class PosixContainerizer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._containers: dict[str, _Container] = {}
+        self._monitor = _ExitMonitor()
 
     # The containerizer interface (`Containerizer` in Mesos).
 
     def launch(self, container_id: str, command: Any, directory: str,
                environment: Mapping[str, str], resources: Resources | None = None,
-               user: str | None = None) -> Future[bool]:
+               user: str | None = None,
+               pid_checkpoint_path: str | None = None) -> Future[bool]:
         """Starts `command` (a `CommandInfo`) in `directory` with exactly `environment`.
 
         Ready (True) once the executor process exists; failed, with the reason, if it could
         not be started, in which case `wait` gives a termination without a status. `user` is
-        accepted for the interface: this port runs every executor as the agent's user.
+        accepted for the interface: this port runs every executor as the agent's user. With
+        `pid_checkpoint_path` (a checkpointing framework's `forked.pid`) the executor's pid is
+        written there atomically before the launch counts as done; if that fails the
+        executor is killed and the launch fails.
         """
         with self._lock:
             if container_id in self._containers:
@@ -252,7 +438,59 @@ class PosixContainerizer:
         container.waiter.start()
         log.info("Launched container %s with pid %d in '%s'", container_id, process.pid,
                  directory)
+        if pid_checkpoint_path is not None:
+            try:
+                checkpoint(pid_checkpoint_path, str(process.pid))
+            except OSError as e:
+                message = (f"Failed to checkpoint the executor's pid to "
+                           f"'{pid_checkpoint_path}': {e.strerror or e}")
+                log.error("Container %s: %s", container_id, message)
+                self.destroy(container_id)
+                return Future.failed(message)
+            log.debug("Checkpointed pid %d of container %s to '%s'", process.pid, container_id,
+                      pid_checkpoint_path)
         return Future.ready(True)
+
+    def recover(self, containers: list[RecoveredContainer],
+                rebooted: bool = False) -> set[str]:
+        """Adopts the executors of a previous agent that are still running; the ids of the
+        containers adopted.
+
+        Every container given is added: an adopted one ends when its executor exits (or is
+        destroyed); the others are terminated already (`wait` is ready at once, without a
+        status, with the reason as message). An executor is adopted if its pid names a live
+        process that started no later than `launched_before` (plus a small tolerance) and,
+        where its environment can be read, whose `MESOS_DIRECTORY` is the container's
+        sandbox: a pid reused by another process is never adopted, and never killed. After
+        a reboot (`rebooted`) no executor can have survived and none is looked for.
+        """
+        adopted: set[str] = set()
+        for recovered in containers:
+            with self._lock:
+                if recovered.container_id in self._containers:
+                    log.warning("Skipping recovery of container %s: it is known already",
+                                recovered.container_id)
+                    continue
+                container = _Container(recovered.container_id, recovered.directory,
+                                       recovered.resources, recovered_pid=recovered.pid)
+                self._containers[recovered.container_id] = container
+            reason: str | None
+            if rebooted:
+                reason = "the agent host rebooted since the executor was launched"
+            elif recovered.pid is None:
+                reason = "the executor's pid was never checkpointed (it was not launched)"
+            else:
+                reason = self._monitor.adopt(recovered, container.termination)
+            if reason is None:
+                log.info("Recovered container %s with pid %d", recovered.container_id,
+                         recovered.pid)
+                adopted.add(recovered.container_id)
+                continue
+            log.warning("Container %s is not recovered: %s", recovered.container_id, reason)
+            container.recovered_pid = None
+            container.termination.set(ContainerTermination(
+                None, message=f"Executor terminated while the agent was down: {reason}"))
+        return adopted
 
     def wait(self, container_id: str) -> Future[ContainerTermination | None]:
         """A future of the container's termination; None for an unknown container."""
@@ -269,10 +507,11 @@ class PosixContainerizer:
             container = self._containers.get(container_id)
         if container is None:
             return Future.ready(False)
-        if container.process is not None and not container.termination.future.is_ready():
+        pid = container.pid
+        if pid is not None and not container.termination.future.is_ready():
             log.info("Destroying container %s", container_id)
             container.destroying = True
-            self._kill_tree(container.process.pid)
+            self._kill_tree(pid)
         return container.termination.future.then(lambda _: True)
 
     def update(self, container_id: str, resources: Resources) -> Future[None]:
@@ -289,11 +528,11 @@ class PosixContainerizer:
         threads of the executor and every descendant), read on a thread."""
         with self._lock:
             container = self._containers.get(container_id)
-        if container is None or container.process is None:
+        if container is None or container.pid is None:
             return Future.failed(f"Unknown container {container_id}")
         if container.termination.future.is_ready():
             return Future.failed(f"Container {container_id} has terminated")
-        return _in_thread("container-usage", self._statistics, container.process.pid,
+        return _in_thread("container-usage", self._statistics, container.pid,
                           container.resources, clock.now())
 
     def containers(self) -> set[str]:
@@ -304,9 +543,9 @@ class PosixContainerizer:
         """The executor's OS pid (its process group and session id too)."""
         with self._lock:
             container = self._containers.get(container_id)
-        if container is None or container.process is None:
+        if container is None:
             return None
-        return container.process.pid
+        return container.pid
 
     def forget(self, container_id: str) -> None:
         """Drops a terminated container from the table (the agent removed its executor)."""
@@ -315,18 +554,29 @@ class PosixContainerizer:
             if container is not None and container.termination.future.is_ready():
                 del self._containers[container_id]
 
-    def destroy_all(self, timeout: float = _REAP_TIMEOUT) -> None:
-        """Kills every container now and waits (real time, bounded) for them to be reaped:
-        the agent's last resort when it terminates."""
+    def destroy_all(self, container_ids: set[str] | None = None,
+                    timeout: float = _REAP_TIMEOUT) -> None:
+        """Kills every container (or those of `container_ids`) now and waits (real time,
+        bounded) for them to be reaped: the agent's last resort when it terminates. The
+        executors of checkpointing frameworks are left out by the agent, so that they
+        outlive it."""
         with self._lock:
-            containers = list(self._containers.values())
+            containers = [c for c in self._containers.values()
+                          if container_ids is None or c.container_id in container_ids]
         for container in containers:
-            if container.process is not None and not container.termination.future.is_ready():
+            pid = container.pid
+            if pid is not None and not container.termination.future.is_ready():
                 container.destroying = True
-                self._kill_tree(container.process.pid)
+                self._kill_tree(pid)
         for container in containers:
             if container.waiter is not None:
                 container.waiter.join(timeout)
+            elif container.recovered_pid is not None:
+                try:
+                    container.termination.future.get(timeout)
+                except Exception:
+                    log.warning("Container %s did not end within %s s", container.container_id,
+                                timeout)
 
     # Helpers.
 

@@ -6,7 +6,9 @@ agent cannot run with, so a bad flag exits 1 with one line before anything start
 
 `--master` names the master the way a user types it: `host:port` (the master's HTTP address;
 its libprocess pid is read from `http://host:port/master/state`), `http://host:port`,
-`master@ip:port` (a libprocess pid, used as is) or `zk://...` (not yet supported).
+`master@ip:port` (a libprocess pid, used as is), `zk://host1:port1,host2:port2/path` (the
+leading master of a ZooKeeper election, followed across failovers) or `file:///path` holding
+one of those.
 """
 
 from __future__ import annotations
@@ -73,12 +75,18 @@ def _master(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        kind, _ = parse_master(value)
+        kind, url = parse_master(value)
     except ValueError as e:
         return str(e)
     if kind == "zk":
-        return ("ZooKeeper master detection (zk://) is not yet supported by this port; "
-                "use --master=host:port")
+        from mesos.zookeeper.url import URLError, parse
+
+        try:
+            parsed = parse(url)
+        except URLError as e:
+            return str(e)
+        if parsed.path == "/":
+            return "expecting a (chroot) path for ZooKeeper ('/' is not supported)"
     return None
 
 
@@ -173,7 +181,10 @@ class AgentFlags(Flags):
     master = Flag(str, required=True, validator=_master,
                   help="How to reach the master: host:port (its HTTP address),\n"
                        "http://host:port, master@ip:port (a libprocess pid),\n"
-                       "or zk://host1:port1,host2:port2,.../path (not yet supported).")
+                       "zk://host1:port1,host2:port2,.../path (the leader elected in\n"
+                       "ZooKeeper), or file:///path/to/file holding one of those.")
+    zk_session_timeout = Flag(DURATION, default="10secs", validator=_positive,
+                              help="ZooKeeper session timeout (with --master=zk://...).")
     ip = Flag(str, help="IP address to listen on (HTTP and the libprocess transport).")
     port = Flag(int, default=5051, validator=_port,
                 help="Port to listen on for HTTP (endpoints, /state, /files, /metrics).")

@@ -5,9 +5,15 @@
 `--help` prints the usage), checks the work directory and resources, starts libprocess with
 the HTTP server on `--port` and the agent as the HTTP delegate (so `/state` means
 `/slave(1)/state`), spawns the `Agent` and waits until it terminates: after the master's
-ShutdownMessage (exit 0), a fatal error (exit 1), or SIGTERM, SIGINT or SIGUSR1, on which the
-agent unregisters from the master, shuts its executors down (each within its grace period)
-and exits 0. A second signal kills the executors at once.
+ShutdownMessage (exit 0), a fatal error (exit 1, e.g. a failed recovery), or a signal.
+
+Signals are Mesos's: SIGUSR1 asks the agent to shut down (it unregisters from the master,
+shuts every executor down within its grace period, forgets its checkpointed agent id so that
+it registers anew next time, and exits 0). SIGTERM and SIGINT only end the agent process, as
+they do a Mesos agent: the executors of frameworks that checkpoint keep running, for the next
+agent started on the same `--work_dir` to recover (and `kill -9` leaves them alone just the
+same); those of other frameworks are shut down. A second signal during a shutdown kills the
+executors at once.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import libprocess
-from mesos.agent.agent import MESOS_VERSION, Agent, create_master_detector
+from mesos.agent.agent import MESOS_VERSION, Agent
 from mesos.agent.containerizer import detect_resources
 from mesos.agent.flags import AgentFlags
 from mesos.common.flags import load_or_exit
@@ -66,10 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     _setup_logging(flags, program)
 
-    try:
-        detector = create_master_detector(flags.master)
-    except ValueError as e:
-        return _fail(program, f"Invalid value for flag 'master': {e}")
+    # `--master` was validated with the flags; the agent makes its detector (a process)
+    # once the runtime below is started.
 
     # Errors a person must fix, reported in one line before anything starts.
     try:
@@ -82,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         return _fail(program, f"Failed to determine agent resources: {e}")
 
-    agent = Agent(flags, detector, resources=resources)
+    agent = Agent(flags, resources=resources)
     try:
         ip, port, http_port = libprocess.initialize(
             ip=flags.ip, port=flags.libprocess_port, http_port=flags.port, delegate=agent.id)
@@ -109,11 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     while not libprocess.wait(agent, POLL_INTERVAL):
         if len(signals) > handled:
             handled = len(signals)
-            if remaining is None:
+            if remaining is None and signals[-1] == "SIGUSR1":
                 log.info("Received %s; shutting down", signals[-1])
                 libprocess.dispatch(agent, agent.shutdown, None,
                                     f"Received {signals[-1]} signal")
                 remaining = flags.executor_shutdown_grace_period + SHUTDOWN_SLACK
+            elif remaining is None:
+                # The executors of checkpointing frameworks stay, for the next agent.
+                log.info("Received %s; terminating (executors of checkpointing frameworks "
+                         "keep running)", signals[-1])
+                libprocess.terminate(agent)
+                libprocess.wait(agent, 30.0)
+                break
             else:
                 log.warning("Received %s again; killing the executors", signals[-1])
                 remaining = 0.0

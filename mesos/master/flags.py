@@ -12,12 +12,21 @@ from typing import Any
 from mesos.common.flags import DURATION, PATH, Flag, Flags
 from mesos.common.resources import validate_role
 
-__all__ = ["REGISTRY_BACKENDS", "SUPPORTED_REGISTRY_BACKENDS", "MasterFlags", "parse_weights"]
+__all__ = [
+    "REGISTRY_BACKENDS",
+    "SUPPORTED_REGISTRY_BACKENDS",
+    "MasterFlags",
+    "check_registry",
+    "parse_percentage",
+    "parse_weights",
+    "registry_backend",
+]
 
-# Every `--registry` Mesos (and this port's design) names, and the ones served today: the
-# LevelDB, ZooKeeper and replicated-log backed registrars come with the registrar issue.
+# Every `--registry` Mesos (and this port's design) names, and the ones served: Mesos's
+# replicated log is replaced by ZooKeeper itself (`zookeeper`) and by LevelDB for a master
+# without ZooKeeper (`leveldb`, the embedded default).
 REGISTRY_BACKENDS = ("in_memory", "leveldb", "zookeeper", "replicated_log")
-SUPPORTED_REGISTRY_BACKENDS = ("in_memory",)
+SUPPORTED_REGISTRY_BACKENDS = ("in_memory", "leveldb", "zookeeper")
 
 _SORTERS = ("drf", "random")
 _LOGGING_LEVELS = ("INFO", "WARNING", "ERROR")
@@ -27,6 +36,43 @@ _LOGGING_LEVELS = ("INFO", "WARNING", "ERROR")
 MIN_AGENT_PING_TIMEOUT = 1.0
 MAX_AGENT_PING_TIMEOUT = 15 * 60.0
 MIN_AGENT_REREGISTER_TIMEOUT = 10 * 60.0
+
+
+def parse_percentage(text: str) -> float:
+    """Parses a percentage such as `--recovery_agent_removal_limit=100%` into a fraction
+    (`1.0`); the `%` is optional, as in Mesos. Raises `ValueError` naming the bad text."""
+    value = text.strip().removesuffix("%").strip()
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"invalid percentage '{text}': expected a number from 0 to 100, "
+                         "optionally followed by '%'") from None
+    if not 0.0 <= number <= 100.0:
+        raise ValueError(f"invalid percentage '{text}': expected a number from 0 to 100")
+    return number / 100.0
+
+
+def registry_backend(flags: Any) -> str:
+    """The registry backend the master uses: `--registry` if given, else `zookeeper` with
+    `--zk` and `leveldb` (under `--work_dir`) without it, the embedded default."""
+    if flags.registry is not None:
+        return str(flags.registry)
+    return "zookeeper" if flags.zk is not None else "leveldb"
+
+
+def check_registry(flags: Any) -> str | None:
+    """The one-line error of a registry choice the other flags cannot serve, or None.
+
+    LevelDB lives under `--work_dir`, and the ZooKeeper registry needs `--zk`.
+    """
+    backend = registry_backend(flags)
+    if backend == "leveldb" and flags.work_dir is None:
+        return ("--work_dir is required for the leveldb registry (the default without --zk);"
+                " give --work_dir=DIR, or --registry=in_memory for a registry that does not"
+                " survive the master")
+    if backend == "zookeeper" and flags.zk is None:
+        return "--zk is required for --registry=zookeeper"
+    return None
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -80,12 +126,15 @@ def _port(value: int | None) -> str | None:
     return None
 
 
-def _registry(value: str) -> str | None:
+def _registry(value: str | None) -> str | None:
+    if value is None:
+        return None
     if value not in REGISTRY_BACKENDS:
         return f"unknown registry '{value}' (expected one of {', '.join(REGISTRY_BACKENDS)})"
     if value not in SUPPORTED_REGISTRY_BACKENDS:
-        return (f"registry '{value}' is not yet supported by this port; "
-                "use --registry=in_memory")
+        return (f"registry '{value}' is not supported by this port; use "
+                f"{', '.join(SUPPORTED_REGISTRY_BACKENDS)} (zookeeper replaces the "
+                "replicated log)")
     return None
 
 
@@ -143,10 +192,24 @@ def _logging_level(value: str) -> str | None:
 
 
 def _zk(value: str | None) -> str | None:
-    # Without an election, two masters given the same `--zk` would both lead: refuse.
-    if value is not None:
-        return ("ZooKeeper leader election is not yet supported by this port "
-                "(the master runs standalone)")
+    if value is None:
+        return None
+    from mesos.zookeeper.url import URLError, parse_flag
+
+    try:
+        url = parse_flag(value)
+    except URLError as e:
+        return str(e)
+    if url.path == "/":
+        return "expecting a (chroot) path for ZooKeeper ('/' is not supported)"
+    return None
+
+
+def _percentage(value: str) -> str | None:
+    try:
+        parse_percentage(value)
+    except ValueError as e:
+        return str(e)
     return None
 
 
@@ -181,13 +244,44 @@ class MasterFlags(Flags):
     # Storage.
     work_dir = Flag(PATH, help="Directory path to store the persistent information stored\n"
                                "in the registry.")
-    registry = Flag(str, default="in_memory", validator=_registry,
-                    help="Persistence strategy for the registry: in_memory (leveldb,\n"
-                         "zookeeper and replicated_log come with the registrar).")
+    registry = Flag(str, validator=_registry,
+                    help="Persistence strategy for the registry: in_memory, leveldb (under\n"
+                         "--work_dir) or zookeeper (under the --zk path). Default:\n"
+                         "zookeeper with --zk, else leveldb.")
     zk = Flag(str, validator=_zk,
-              help="ZooKeeper URL (zk://host1:port1,.../path) for leader election.")
+              help="ZooKeeper URL for leader election and the zookeeper registry:\n"
+                   "zk://host1:port1,host2:port2,.../path, zk://user:pass@host:port/path,\n"
+                   "or file:///path/to/file holding one of those.")
+    zk_session_timeout = Flag(DURATION, default="10secs", validator=_positive_duration,
+                              help="ZooKeeper session timeout.")
     quorum = Flag(int, validator=_quorum,
-                  help="The size of the quorum of replicas when using replicated_log.")
+                  help="The size of the quorum of masters (accepted with --zk; ZooKeeper\n"
+                       "itself keeps the registry consistent).")
+    registry_fetch_timeout = Flag(
+        DURATION, default="1mins", validator=_positive_duration,
+        help="Duration of time to wait in order to fetch data from the registry\n"
+             "after which the operation is considered a failure.")
+    registry_store_timeout = Flag(
+        DURATION, default="20secs", validator=_positive_duration,
+        help="Duration of time to wait in order to store data in the registry\n"
+             "after which the operation is considered a failure.")
+    registry_max_agent_age = Flag(
+        DURATION, default="2weeks", validator=_positive_duration,
+        help="Maximum length of time to store information in the registry about\n"
+             "agents that are not currently connected to the cluster.")
+    registry_max_agent_count = Flag(
+        int, default=102400, validator=_at_least_one,
+        help="Maximum number of disconnected agents to store in the registry.")
+    registry_gc_interval = Flag(
+        DURATION, default="15mins", validator=_positive_duration,
+        help="How often to garbage collect the registry (the unreachable and gone\n"
+             "agents beyond --registry_max_agent_age / --registry_max_agent_count).")
+    recovery_agent_removal_limit = Flag(
+        str, default="100%", validator=_percentage, deprecated_name="recovery_slave_removal_limit",
+        help="For failovers, limit on the percentage of agents that can be removed\n"
+             "from the registry *and* shutdown after the re-registration timeout\n"
+             "elapses. If the limit is exceeded, the master will fail over rather\n"
+             "than remove the agents.")
 
     # Allocation.
     allocation_interval = Flag(DURATION, default="1secs", validator=_positive_duration,

@@ -5,16 +5,28 @@
 Handlers run on the master's thread (libprocess routes them there) and read its books
 directly; each answers a `libprocess.Response`. The JSON keeps Mesos's field names and
 shapes, so tools written for Mesos's `/state` read ours.
+
+A master that does not lead answers the endpoints that need the leader's books with 307 to
+the leading master (`Location: //<hostname>:<port>/<path>`), or 503 while nobody leads, as
+Mesos's `Http::redirect`; `/health` and `/flags` answer on every master.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
-from libprocess import OK, BadRequest, Request, Response, TemporaryRedirect
+from libprocess import (
+    OK,
+    BadRequest,
+    NotFound,
+    Request,
+    Response,
+    ServiceUnavailable,
+    TemporaryRedirect,
+)
 from mesos.common.json_model import model_attributes, model_resources, to_mesos_json
 from mesos.common.resources import ResourceFormat, Resources
 from mesos.protos.mesos import mesos_pb2
@@ -282,24 +294,43 @@ class MasterHttp:
 
     def install_routes(self) -> None:
         route = self.master.route
-        route("/state", self.state, "Information about the state of the master.")
-        route("/state-summary", self.state_summary,
+        leading = self._leading
+        route("/state", leading(self.state), "Information about the state of the master.")
+        route("/state-summary", leading(self.state_summary),
               "Summary of agents, tasks and registered frameworks in the cluster.")
-        route("/frameworks", self.frameworks, "Information about registered frameworks.")
-        route("/slaves", self.slaves, "Information about registered agents.")
-        route("/tasks", self.tasks, "Lists tasks from all active frameworks.")
-        route("/roles", self.roles, "Information about roles.")
+        route("/frameworks", leading(self.frameworks),
+              "Information about registered frameworks.")
+        route("/slaves", leading(self.slaves), "Information about registered agents.")
+        route("/tasks", leading(self.tasks), "Lists tasks from all active frameworks.")
+        route("/roles", leading(self.roles), "Information about roles.")
         route("/health", self.health, "Health check of the master.")
         route("/redirect", self.redirect, "Redirects to the leading master.")
         route("/flags", self.flags, "Exposes the master's flag configuration.")
-        route("/teardown", self.teardown, "Tears down a running framework by shutting down"
-                                          " all tasks/executors and removing the framework.")
+        route("/teardown", leading(self.teardown, recovered=True),
+              "Tears down a running framework by shutting down all tasks/executors and"
+              " removing the framework.")
+
+    def _leading(self, handler: Callable[[Request], Response],
+                 recovered: bool = False) -> Callable[[Request], Response]:
+        """`handler` on the leading master; a redirect to the leader elsewhere. With
+        `recovered`, the leader answers 503 until it has recovered the registry."""
+
+        def route(request: Request) -> Response:
+            if not self.master.elected():
+                return self.redirect(request)
+            if recovered and not self.master.recovered():
+                return ServiceUnavailable("Master has not finished recovery")
+            return handler(request)
+
+        route.__name__ = handler.__name__
+        return route
 
     # /state and friends.
 
     def state(self, request: Request) -> Response:
         master = self.master
         info = master.info
+        leader = master.leader
         body: dict[str, Any] = {
             "version": info.version,
             "build_user": "mesos-python",
@@ -317,9 +348,9 @@ class MasterHttp:
                                             if not s.active)),
             "unreachable_slaves": float(len(master.slaves_unreachable)),
         })
-        if master.elected():
-            body["leader"] = info.pid
-            body["leader_info"] = model_master_info(info)
+        if leader is not None:
+            body["leader"] = leader.pid
+            body["leader_info"] = model_master_info(leader)
         if master.flags.cluster is not None:
             body["cluster"] = master.flags.cluster
         if master.flags.log_dir is not None:
@@ -464,9 +495,28 @@ class MasterHttp:
         return OK()
 
     def redirect(self, request: Request) -> Response:
-        """307 to the leading master's `//hostname:port` (port of `Http::redirect`)."""
-        info = self.master.info
-        return TemporaryRedirect(f"//{info.hostname}:{info.port}")
+        """Port of `Http::redirect`: 307 to the leading master, 503 while nobody leads.
+
+        `/redirect` itself goes to the leader's `//hostname:port`; any other path keeps
+        its path and query there (a path under `/redirect/` is 404, as a loop guard).
+        """
+        leader = self.master.leader
+        if leader is None:
+            log.warning("Current master is not elected as leader, and leader information is"
+                        " unavailable; failed to redirect %s", request.path)
+            return ServiceUnavailable("No leader elected")
+        hostname = leader.hostname if leader.HasField("hostname") else (
+            leader.address.ip or leader.pid.rpartition("@")[2].rpartition(":")[0])
+        base = f"//{hostname}:{leader.port}"
+        own = f"/{self.master.id}/redirect"
+        if request.path in ("/redirect", own):
+            return TemporaryRedirect(base)
+        if request.path.startswith(("/redirect/", own + "/")):
+            return NotFound()
+        query = f"?{urlencode(request.query)}" if request.query else ""
+        log.info("Redirecting request for %s to the leading master %s", request.path,
+                 hostname)
+        return TemporaryRedirect(f"{base}{request.path}{query}")
 
     def flags(self, request: Request) -> Response:
         return OK(self.master.flags.flags_json())

@@ -5,9 +5,18 @@ allocator's decisions into offers, validates and launches tasks, forwards status
 routes their acknowledgements, and keeps the books every endpoint reads. Its `initialize()`
 holds the one install block: the protocol table.
 
+High availability (`initialize`, `contended`, `lost_candidacy`, `detected`, `recover`,
+`_recover`, `recovered_slaves_timeout` in Mesos): the master contends through its contender
+and follows its detector. While another master leads (or nobody does) it drops every message
+(`master/dropped_messages`) and its endpoints redirect to the leader. Once elected it recovers
+the registry through the Registrar: the admitted agents become *recovered* agents that have
+`--agent_reregister_timeout` to come back before they are marked unreachable. A leader that
+loses its candidacy, sees another leader, or whose registrar fails, exits at once
+(`libprocess.exit`, "committing suicide"): its supervisor restarts it as a follower.
+
 Everything here runs on the master's thread. The allocator, the per-agent health checkers
-(`SlaveObserver`) and the agent registry answer through futures whose callbacks are deferred
-back onto this thread.
+(`SlaveObserver`), the registrar, the contender and the detector answer through futures whose
+callbacks are deferred back onto this thread.
 """
 
 from __future__ import annotations
@@ -21,15 +30,19 @@ from collections.abc import Iterable
 from typing import Any
 
 import libprocess
-from libprocess import ID, UPID, Future, Process, Timer, clock, defer, delay
+from libprocess import ID, UPID, Future, Process, Promise, Timer, clock, defer, delay
 from mesos.allocator.allocator import AllocatorOptions, HierarchicalDRFAllocator
+from mesos.common.durations import format_duration
 from mesos.common.resources import (
     ResourceFormat,
     Resources,
+    ResourcesError,
     convert_resource_format,
     validate_role,
 )
-from mesos.master.flags import MasterFlags, parse_weights
+from mesos.detector import StandaloneMasterDetector
+from mesos.master import storage as _storage
+from mesos.master.flags import MasterFlags, parse_percentage, parse_weights
 from mesos.master.framework import (
     Framework,
     framework_roles,
@@ -58,12 +71,27 @@ from mesos.master.validation import (
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.mesos.scheduler import scheduler_pb2
 from mesos.protos.messages import messages_pb2
+from mesos.registrar import (
+    AdmitSlave,
+    MarkSlaveReachable,
+    MarkSlaveUnreachable,
+    Prune,
+    RemoveSlave,
+    UpdateSlave,
+    select_for_gc,
+)
+from mesos.registrar.operations import same_slave_info
 
-__all__ = ["MESOS_VERSION", "InMemoryAgentRegistry", "Master", "SlaveObserver"]
+__all__ = ["MASTER_CAPABILITIES", "MESOS_VERSION", "Master", "SlaveObserver"]
 
 log = logging.getLogger("mesos.master")
 
 MESOS_VERSION = "1.12.0"
+
+# The capabilities of this master (Mesos's `MASTER_CAPABILITIES()`): a registry whose
+# `minimum_capabilities` names another one was written for a newer master, which this one
+# must not run against.
+MASTER_CAPABILITIES: frozenset[str] = frozenset()
 
 Call = scheduler_pb2.Call
 TaskStatus = mesos_pb2.TaskStatus
@@ -178,43 +206,23 @@ def _ip_as_uint32(ip: str) -> int:
         return 0
 
 
-class InMemoryAgentRegistry:
-    """The agent membership the master admits against, kept in memory (`--registry=in_memory`).
+def _upgraded(info: Any) -> Any:
+    """A copy of a `SlaveInfo` read from the registry with its resources in the format the
+    master computes with (the registry keeps the pre-reservation-refinement one)."""
+    copy = mesos_pb2.SlaveInfo()
+    copy.CopyFrom(info)
+    for resource in copy.resources:
+        try:
+            convert_resource_format(resource, ResourceFormat.POST_RESERVATION_REFINEMENT)
+        except (ResourcesError, ValueError):
+            pass
+    return copy
 
-    A stand-in for the Registrar (issue 5) with the same asynchronous shape: every operation
-    returns a `Future[bool]`, false when Mesos's registry operation would refuse (admitting
-    an agent twice, removing an unknown one). Pure data; used on the master's thread.
-    """
 
-    def __init__(self) -> None:
-        self.admitted: dict[str, Any] = {}
-        self.unreachable: OrderedDict[str, Any] = OrderedDict()
-
-    def admit(self, info: Any) -> Future[bool]:
-        if info.id.value in self.admitted:
-            return Future.ready(False)
-        self.admitted[info.id.value] = info
-        return Future.ready(True)
-
-    def update(self, info: Any) -> Future[bool]:
-        if info.id.value not in self.admitted:
-            return Future.ready(False)
-        self.admitted[info.id.value] = info
-        return Future.ready(True)
-
-    def mark_reachable(self, info: Any) -> Future[bool]:
-        self.unreachable.pop(info.id.value, None)
-        self.admitted[info.id.value] = info
-        return Future.ready(True)
-
-    def mark_unreachable(self, info: Any, when: Any) -> Future[bool]:
-        if self.admitted.pop(info.id.value, None) is None:
-            return Future.ready(False)
-        self.unreachable[info.id.value] = when
-        return Future.ready(True)
-
-    def remove(self, info: Any) -> Future[bool]:
-        return Future.ready(self.admitted.pop(info.id.value, None) is not None)
+def _same_master(left: Any, right: Any) -> bool:
+    """Whether two `MasterInfo`s name the same master (its random id and its pid)."""
+    return (left is not None and right is not None and left.id == right.id
+            and left.pid == right.pid)
 
 
 class SlaveObserver(Process):
@@ -277,15 +285,48 @@ class SlaveObserver(Process):
         self.ping()
 
 
+class SlaveObserverSpawner(Process):
+    """Starts, signals and stops the master's `SlaveObserver`s off the master's thread, the
+    process `slave-observer-spawner(N)`.
+
+    Starting a process starts a thread, which costs a millisecond or more: when a thousand
+    agents reregister at once after a failover, the master would spend seconds on it. The
+    master hands every start, `reconnect`/`disconnect` and stop of an observer to this
+    process instead, which runs them in the order they were asked for (so an observer is
+    always started before it is told anything). Runs on its own thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(ID.generate("slave-observer-spawner"))
+
+    def start(self, observer: SlaveObserver) -> None:
+        libprocess.spawn(observer)
+
+    def call(self, observer: SlaveObserver, method: str, *args: Any) -> None:
+        libprocess.dispatch(observer, method, *args)
+
+    def stop(self, observer: SlaveObserver) -> None:
+        libprocess.terminate(observer)
+
+
 class Master(Process):
     """The Mesos master, the process `master`; all of its state lives on its thread.
 
-    `Master(flags, allocator)`: `flags` are `MasterFlags` (defaults if omitted); `allocator`
-    is the allocator facade (a new `HierarchicalDRFAllocator` if omitted, which the master
-    then owns and finalizes). Tests pass their own to share or inspect it.
+    `Master(flags, allocator, registrar=, contender=, detector=)`: `flags` are `MasterFlags`
+    (defaults if omitted); `allocator` is the allocator facade (a new
+    `HierarchicalDRFAllocator` if omitted, which the master then owns and finalizes). The
+    registrar, contender and detector are made from the flags when omitted (`storage.py`),
+    and then owned (closed in `finalize`); without `--zk` and without a given detector the
+    master appoints itself on its standalone detector, as `mesos-master` does. Tests pass
+    their own (a `StandaloneMasterDetector` to `appoint` a leader, a registrar over a storage
+    that fails) to stage elections and faults.
+
+    `recovery` is a future, ready once the master was elected and recovered the registry (any
+    thread may wait on it); until then every message is dropped.
     """
 
-    def __init__(self, flags: MasterFlags | None = None, allocator: Any = None) -> None:
+    def __init__(self, flags: MasterFlags | None = None, allocator: Any = None, *,
+                 registrar: Any = None, contender: Any = None, detector: Any = None) -> None:
         super().__init__("master")
         self.flags = flags if flags is not None else MasterFlags()
         self._own_allocator = allocator is None
@@ -293,7 +334,35 @@ class Master(Process):
         self.info = mesos_pb2.MasterInfo()
         self.info.id = str(uuid.uuid4())
         self.info.version = MESOS_VERSION
-        self.registry = InMemoryAgentRegistry()
+
+        # Election and recovery. `leader` is the detected leading master (None: nobody).
+        self.registrar = registrar
+        self.contender = contender
+        self.detector = detector
+        self._own_registrar = registrar is None
+        self._own_contender = contender is None
+        self._own_detector = detector is None
+        self._storage: Any = None
+        # Without ZooKeeper and without a detector of its own choosing, this master is the
+        # leader, as `mesos-master` appoints it.
+        self._appoint_self = detector is None and self.flags.zk is None
+        self.leader: Any = None
+        self._recovering = False
+        self._recovered = False
+        self._recovery: Promise[None] = Promise()
+        self._recovered_timer: Timer | None = None
+        self._registry_gc_timer: Timer | None = None
+        self._observers = SlaveObserverSpawner()
+        self._removal_limit = parse_percentage(self.flags.recovery_agent_removal_limit)
+        # What the master was not given it makes from its flags (raising `StorageError`,
+        # `DetectorError` or `ValueError` for flags that cannot work) and owns.
+        if self.registrar is None:
+            self._storage = _storage.create_storage(self.flags)
+            self.registrar = _storage.create_registrar(self.flags, self._storage)
+        if self.contender is None:
+            self.contender = _storage.create_contender(self.flags)
+        if self.detector is None:
+            self.detector = _storage.create_detector(self.flags)
 
         # Frameworks: registered (any state), completed (bounded), and the registered
         # frameworks' scheduler pids (Mesos's `frameworks.principals` keys).
@@ -311,8 +380,7 @@ class Master(Process):
         self.slaves_removed: OrderedDict[str, None] = OrderedDict()
         self.slaves_unreachable: OrderedDict[str, mesos_pb2.TimeInfo] = OrderedDict()
         self.slaves_gone: dict[str, mesos_pb2.TimeInfo] = {}
-        # Agents of the registry not yet back after a master failover (filled by the
-        # registrar's recovery, issue 5).
+        # Agents of the registry not yet back after a master failover: id -> SlaveInfo.
         self.slaves_recovered: dict[str, Any] = {}
         # slave id -> framework id -> ids of the tasks it had when marked unreachable.
         self.unreachable_tasks: dict[str, dict[str, list[str]]] = {}
@@ -339,8 +407,6 @@ class Master(Process):
     def initialize(self) -> None:
         self._initialize_info()
         self.start_time = clock.now()
-        # Standalone and always leading until the contender and detector arrive (issue 6).
-        self.elected_time = self.start_time
 
         flags = self.flags
         if flags.weights is not None:
@@ -359,6 +425,7 @@ class Master(Process):
             self.allocator.update_weights(self.weights)
 
         self.metrics.add()
+        libprocess.spawn(self._observers)
 
         # The protocol: every message the master handles.
         self.install(scheduler_pb2.Call, self.receive)
@@ -392,6 +459,31 @@ class Master(Process):
         log.info("Master %s (%s) started on %s", self.info.id, self.info.hostname,
                  self.upid)
 
+        # Start contending to be the leading master and detecting the current leader.
+        self.contender.initialize(self.info)
+        self.contend()
+        self.detector.detect(None).on_any(defer(self, self.detected))
+        if self._appoint_self and isinstance(self.detector, StandaloneMasterDetector):
+            self.detector.appoint(self.info)
+
+    def install(self, message: Any, handler: Any, *fields: str) -> None:
+        """Installs `handler` behind the gate every master message passes (Mesos's
+        `Master::visit(MessageEvent)`): nothing is handled unless this master is elected
+        and has recovered the registry; a message dropped there is counted."""
+        name = message if isinstance(message, str) else message.DESCRIPTOR.name
+
+        def gated(from_: UPID, *args: Any) -> None:
+            if not self.elected():
+                self._ignore(name, from_, "not elected")
+                return
+            if not self._recovered:
+                self._ignore(name, from_, "not recovered yet")
+                return
+            handler(from_, *args)
+
+        gated.__name__ = getattr(handler, "__name__", "gated")
+        super().install(message, gated, *fields)
+
     def _initialize_info(self) -> None:
         flags = self.flags
         manager = libprocess.manager()
@@ -416,13 +508,18 @@ class Master(Process):
 
     def finalize(self) -> None:
         log.info("Master terminating")
+        for timer in (self._recovered_timer, self._registry_gc_timer):
+            if timer is not None:
+                timer.cancel()
         for timer in self.offer_timers.values():
             timer.cancel()
         for slave in self.slaves.values():
             if slave.reregistration_timer is not None:
                 slave.reregistration_timer.cancel()
             if slave.observer is not None:
-                libprocess.terminate(slave.observer)
+                libprocess.dispatch(self._observers, self._observers.stop, slave.observer)
+        # The observers' stops queued above still run.
+        libprocess.terminate(self._observers, inject=False)
         if self.allocator is not None:
             if self._own_allocator:
                 self.allocator.finalize(1.0)
@@ -433,9 +530,224 @@ class Master(Process):
                 for framework_id in self.frameworks:
                     self.allocator.remove_framework(framework_id)
         self.metrics.remove()
+        # Leadership ends with the contender (its ZooKeeper session, and with it the
+        # candidacy znode, is closed), so another master takes over at once.
+        if self._own_contender and self.contender is not None:
+            self.contender.terminate()
+        if self._own_detector and self.detector is not None:
+            self.detector.terminate()
+        if self._own_registrar and self.registrar is not None:
+            self.registrar.close()
+            if self._storage is not None:
+                self._storage.close()
+        self._recovery.discard()
+
+    # ==================================================================================
+    # Election and recovery.
+
+    @property
+    def recovery(self) -> Future[None]:
+        """Ready once this master was elected and recovered the registry."""
+        return self._recovery.future
 
     def elected(self) -> bool:
-        return self.elected_time is not None
+        """Whether the detected leader is this master."""
+        return _same_master(self.leader, self.info)
+
+    def recovered(self) -> bool:
+        """Whether this master leads and has recovered the registry."""
+        return self._recovered
+
+    def _suicide(self, message: str) -> None:
+        """Exits the OS process at once, as Mesos's `EXIT(EXIT_FAILURE)`: a master that
+        may no longer lead must not act on anything (its supervisor restarts it)."""
+        log.error("%s", message)
+        libprocess.exit(1, message)
+
+    def contend(self) -> None:
+        """Enters the election (again) through the contender."""
+        self.contender.contend().on_any(defer(self, self.contended))
+
+    def contended(self, candidacy: Future[Any]) -> None:
+        """Port of `Master::contended`: the candidacy exists; watch for its loss."""
+        if not candidacy.is_ready():
+            self._suicide(f"Failed to contend: "
+                          f"{candidacy.failure if candidacy.is_failed() else 'discarded'}")
+            return
+        candidacy.value.on_any(defer(self, self.lost_candidacy))
+
+    def lost_candidacy(self, lost: Future[Any]) -> None:
+        """Port of `Master::lostCandidacy`: a leader that lost its candidacy (its
+        ZooKeeper session expired, its znode vanished) exits; a follower contends again."""
+        if lost.is_failed():
+            self._suicide(f"Failed to watch for candidacy: {lost.failure}")
+            return
+        if self.elected():
+            self._suicide("Lost leadership... committing suicide!")
+            return
+        if lost.is_discarded() and self._terminating:
+            return
+        log.info("Lost candidacy as a follower... Contend again")
+        self.contend()
+
+    def detected(self, future: Future[Any]) -> None:
+        """Port of `Master::detected`: a new leader (this master, another one or nobody)."""
+        if future.is_discarded():
+            # The detector went away (this master is terminating): nothing to follow.
+            log.info("The master detector went away")
+            return
+        if future.is_failed():
+            self._suicide(f"Failed to detect the leading master: {future.failure}; "
+                          "committing suicide!")
+            return
+        was_elected = self.elected()
+        self.leader = future.value
+        if self.elected():
+            self.elected_time = clock.now()
+            if not was_elected:
+                log.info("Elected as the leading master!")
+                self.recover()
+            else:
+                # A ZooKeeper blip re-elected this same master.
+                log.info("Re-elected as the leading master")
+        elif self.leader is not None:
+            log.info("The newly elected leader is %s with id %s", self.leader.pid,
+                     self.leader.id)
+            if was_elected:
+                self._suicide("Conceded leadership to another master... committing suicide!")
+                return
+        else:
+            log.info("No master is elected; waiting for a master to be elected")
+            if was_elected:
+                self._suicide("Lost leadership after indecisive election... committing "
+                              "suicide!")
+                return
+        # Keep detecting.
+        self.detector.detect(self.leader).on_any(defer(self, self.detected))
+
+    def recover(self) -> None:
+        """Port of `Master::recover`: fetches the registry (storing this master in it)."""
+        if self._recovering:
+            return
+        self._recovering = True
+        log.info("Recovering from registrar")
+        self.registrar.recover(self.info).on_any(defer(self, self._recover))
+
+    def _recover(self, future: Future[Any]) -> None:
+        """Port of `Master::_recover`: the registry's agents become recovered agents, which
+        have `--agent_reregister_timeout` to come back."""
+        if not future.is_ready():
+            self._suicide("Recovery failed: "
+                          f"{future.failure if future.is_failed() else 'discarded'}")
+            return
+        registry = future.value
+        missing = sorted(c.capability for c in registry.minimum_capabilities
+                         if c.capability not in MASTER_CAPABILITIES)
+        if missing:
+            self._suicide("Master is missing the following minimum capabilities of the "
+                          f"registry: {', '.join(missing)}; a newer master wrote it")
+            return
+
+        for entry in registry.slaves.slaves:
+            self.slaves_recovered[entry.info.id.value] = _upgraded(entry.info)
+        for unreachable in registry.unreachable.slaves:
+            when = mesos_pb2.TimeInfo()
+            when.CopyFrom(unreachable.timestamp)
+            self.slaves_unreachable[unreachable.id.value] = when
+        for gone in registry.gone.slaves:
+            when = mesos_pb2.TimeInfo()
+            when.CopyFrom(gone.timestamp)
+            self.slaves_gone[gone.id.value] = when
+
+        self._schedule_registry_gc()
+        timeout = self.flags.agent_reregister_timeout
+        self._recovered_timer = delay(timeout, self, self.recovered_slaves_timeout, registry)
+
+        self._recovered = True
+        log.info("Recovered %d agents from the registry (%d bytes); allowing %s for agents to"
+                 " reregister", len(registry.slaves.slaves), registry.ByteSize(),
+                 format_duration(timeout))
+        self._recovery.set(None)
+
+    def recovered_slaves_timeout(self, registry: Any) -> None:
+        """Port of `Master::recoveredSlavesTimeout`: the recovered agents still missing are
+        marked unreachable, unless too many are (then this master exits rather than
+        remove them: something is more likely wrong with it than with them)."""
+        self._recovered_timer = None
+        total = len(registry.slaves.slaves)
+        missing = [e.info for e in registry.slaves.slaves
+                   if e.info.id.value in self.slaves_recovered]
+        if total == 0 or not missing:
+            return
+        fraction = len(self.slaves_recovered) / total
+        if fraction > self._removal_limit:
+            self._suicide(
+                f"Post-recovery agent removal limit exceeded! After "
+                f"{format_duration(self.flags.agent_reregister_timeout)} there were "
+                f"{len(self.slaves_recovered)} ({fraction * 100:g}%) agents recovered from the"
+                f" registry that did not reregister: {sorted(self.slaves_recovered)}. The"
+                f" configured removal limit is {self._removal_limit * 100:g}%. Please"
+                " investigate or increase this limit to proceed further")
+            return
+        message = (f"did not reregister within "
+                   f"{format_duration(self.flags.agent_reregister_timeout)} after master"
+                   " failover")
+        for info in missing:
+            # An agent whose re-registration is under way is about to come back.
+            if info.id.value in self.slaves_reregistering:
+                continue
+            self.metrics.slave_unreachable_scheduled.inc()
+            if not self._mark_unreachable(info, message, during_failover=True):
+                self.metrics.slave_unreachable_canceled.inc()
+
+    def _schedule_registry_gc(self) -> None:
+        self._registry_gc_timer = delay(self.flags.registry_gc_interval, self,
+                                        self._do_registry_gc)
+
+    def _do_registry_gc(self) -> None:
+        """Port of `Master::doRegistryGc`: prunes unreachable and gone agents older than
+        `--registry_max_agent_age`, or beyond `--registry_max_agent_count`."""
+        self._schedule_registry_gc()
+        now = clock.now()
+        age = self.flags.registry_max_agent_age
+        count = self.flags.registry_max_agent_count
+        unreachable = select_for_gc(list(self.slaves_unreachable.items()), now, age, count)
+        gone = select_for_gc(list(self.slaves_gone.items()), now, age, count)
+        if not unreachable and not gone:
+            log.debug("Skipping periodic registry garbage collection: no agents qualify")
+            return
+        log.info("Attempting to remove %d unreachable and %d gone agents from the registry",
+                 len(unreachable), len(gone))
+        self.registrar.apply(Prune(unreachable, gone)).on_any(
+            defer(self, self._registry_gc_done, unreachable, gone))
+
+    def _registry_gc_done(self, unreachable: set[str], gone: set[str],
+                          result: Future[bool]) -> None:
+        if not result.is_ready():
+            self._registrar_failed("prune the registry", result)
+            return
+        removed = 0
+        for slave_id in unreachable:
+            if self.slaves_unreachable.pop(slave_id, None) is None:
+                log.warning("Unreachable agent %s was removed from the registry, but it is no"
+                            " longer unreachable in the master", slave_id)
+                continue
+            removed += 1
+            for framework_id, task_ids in self.unreachable_tasks.pop(slave_id, {}).items():
+                framework = self.frameworks.get(framework_id)
+                if framework is not None:
+                    for task_id in task_ids:
+                        framework.unreachable_tasks.pop(task_id, None)
+        for slave_id in gone:
+            self.slaves_gone.pop(slave_id, None)
+        log.info("Garbage collected %d unreachable and %d gone agents from the registry",
+                 removed, len(gone))
+
+    def _registrar_failed(self, what: str, result: Future[Any]) -> None:
+        """A registry operation failed: the registrar is aborted for good (its storage
+        failed), so this master can no longer keep the registry: it exits."""
+        self._suicide(f"Failed to {what}: "
+                      f"{result.failure if result.is_failed() else 'discarded'}")
 
     # ==================================================================================
     # Helpers.
@@ -487,22 +799,23 @@ class Master(Process):
         while len(self.slaves_removed) > MAX_REMOVED_SLAVES:
             self.slaves_removed.popitem(last=False)
 
-    # Registry hooks: asynchronous, so the Registrar (issue 5) can replace them.
+    # The registry: every change of agent membership goes through the registrar first. A
+    # future that fails means the registrar aborted (its storage failed): fatal.
 
     def _admit_slave(self, slave_info: Any) -> Future[bool]:
-        return self.registry.admit(slave_info)
+        return self.registrar.apply(AdmitSlave(slave_info))
 
     def _update_slave_registry(self, slave_info: Any) -> Future[bool]:
-        return self.registry.update(slave_info)
+        return self.registrar.apply(UpdateSlave(slave_info))
 
     def _readmit_slave(self, slave_info: Any) -> Future[bool]:
-        return self.registry.mark_reachable(slave_info)
+        return self.registrar.apply(MarkSlaveReachable(slave_info))
 
     def _mark_slave_unreachable_registry(self, slave_info: Any, when: Any) -> Future[bool]:
-        return self.registry.mark_unreachable(slave_info, when)
+        return self.registrar.apply(MarkSlaveUnreachable(slave_info, when))
 
     def _remove_slave_registry(self, slave_info: Any) -> Future[bool]:
-        return self.registry.remove(slave_info)
+        return self.registrar.apply(RemoveSlave(slave_info))
 
     # ==================================================================================
     # Frameworks: subscription.
@@ -697,7 +1010,7 @@ class Master(Process):
                 self._send_framework(framework, messages_pb2.FrameworkReregisteredMessage(
                     framework_id=info.id, master_info=self.info))
         else:
-            self._connect_and_activate_recovered_framework(framework, from_)
+            self._connect_and_activate_recovered_framework(framework, from_, subscribe.force)
 
         self._send_framework_updates(framework)
 
@@ -733,7 +1046,9 @@ class Master(Process):
         return framework
 
     def _connect_and_activate_recovered_framework(self, framework: Framework,
-                                                  pid: UPID) -> None:
+                                                  pid: UPID, force: bool) -> None:
+        """A framework known only from agents' reports (or from nothing, after a master
+        failover) resubscribes: it is connected and active again, with its tasks."""
         now = clock.now()
         framework.registered_time = now
         framework.reregistered_time = now
@@ -742,9 +1057,18 @@ class Master(Process):
         framework.activate()
         self.allocator.activate_framework(framework.id)
         self.framework_pids[pid] = framework.id
-        # The driver API expects `registered()` here (MESOS-786).
-        self._send_framework(framework, messages_pb2.FrameworkRegisteredMessage(
-            framework_id=framework.info.id, master_info=self.info))
+        # A scheduler resubscribing after a master failover hears `reregistered()`; one
+        # that failed over itself (`force`) hears `registered()`, as after any scheduler
+        # failover. (Mesos answers FrameworkRegisteredMessage in both cases, MESOS-786,
+        # which its own driver's SUBSCRIBED handling corrects to `reregistered()`.)
+        message: Any
+        if force:
+            message = messages_pb2.FrameworkRegisteredMessage(
+                framework_id=framework.info.id, master_info=self.info)
+        else:
+            message = messages_pb2.FrameworkReregisteredMessage(
+                framework_id=framework.info.id, master_info=self.info)
+        self._send_framework(framework, message)
 
     def _failover_framework(self, framework: Framework, new_pid: UPID) -> None:
         """Replaces a framework's scheduler with the one at `new_pid`."""
@@ -1654,8 +1978,8 @@ class Master(Process):
         self.slaves_registering.discard(pid)
         info = message.slave
         if not admitted.is_ready():
-            log.error("Failed to admit agent %s at %s (%s): %s", info.id.value, pid,
-                      info.hostname, admitted.failure if admitted.is_failed() else "discarded")
+            self._registrar_failed(f"admit agent {info.id.value} at {pid} ({info.hostname})",
+                                   admitted)
             return
         if not admitted.value:
             # An id collision, practically impossible: the agent retries and gets a new id.
@@ -1726,8 +2050,14 @@ class Master(Process):
             else:
                 self._update_slave_registry(info).on_any(
                     defer(self, self._reregister_known_slave, from_, registration))
-        elif slave_id in self.slaves_recovered and info == self.slaves_recovered[slave_id]:
-            self._reregister_slave(from_, registration, Future.ready(True))
+        elif slave_id in self.slaves_recovered:
+            # Back after a master failover: still admitted in the registry, which only needs
+            # the agent's new info if it changed.
+            if same_slave_info(info, self.slaves_recovered[slave_id]):
+                self._reregister_slave(from_, registration, Future.ready(True))
+            else:
+                self._update_slave_registry(info).on_any(
+                    defer(self, self._reregister_slave, from_, registration))
         else:
             # Usually an agent marked unreachable; an unknown one is admitted anyway.
             self._readmit_slave(info).on_any(
@@ -1739,9 +2069,13 @@ class Master(Process):
         info = message.slave
         slave_id = info.id.value
         self.slaves_reregistering.discard(slave_id)
-        if not readmitted.is_ready() or not readmitted.value:
-            log.error("Failed to update the registry for agent %s at %s (%s)", slave_id, pid,
-                      info.hostname)
+        if not readmitted.is_ready():
+            self._registrar_failed(f"readmit agent {slave_id} at {pid} ({info.hostname})",
+                                   readmitted)
+            return
+        if not readmitted.value:
+            log.error("Refusing re-registration of agent %s at %s (%s) because the registry"
+                      " refused it", slave_id, pid, info.hostname)
             return
         if slave_id in self.slaves_gone:
             self.send(pid, messages_pb2.ShutdownMessage(message="Agent has been marked gone"))
@@ -1838,6 +2172,10 @@ class Master(Process):
         info = message.slave
         slave_id = info.id.value
         self.slaves_reregistering.discard(slave_id)
+        if not updated.is_ready():
+            self._registrar_failed(f"update agent {slave_id} at {pid} in the registry",
+                                   updated)
+            return
         if slave_id in self.slaves_gone:
             self.send(pid, messages_pb2.ShutdownMessage(message="Agent has been marked gone"))
             return
@@ -1846,16 +2184,19 @@ class Master(Process):
             log.warning("Dropping ongoing re-registration attempt of agent %s at %s (%s)"
                         " because it was removed meanwhile", slave_id, pid, info.hostname)
             return
-        if not updated.is_ready() or not updated.value:
+        if not updated.value:
             log.error("Failed to update the registry for agent %s at %s", slave_id, pid)
             return
 
-        # The pid of a restarted agent may have a new port: relink.
+        # The pid of a restarted agent may have a new port: relink. A link that never broke
+        # (the agent is still connected at the same pid: a retried re-registration) stands.
+        relink = slave.pid != pid or not slave.connected
         if slave.pid != pid:
             self.slave_pids.pop(slave.pid, None)
             slave.pid = pid
             self.slave_pids[pid] = slave_id
-        self.link(pid)
+        if relink:
+            self.link(pid)
         slave.info.CopyFrom(info)
         slave.version = message.version
         slave.capabilities = list(message.agent_capabilities)
@@ -1872,7 +2213,8 @@ class Master(Process):
                 slave.reregistration_timer = None
             slave.state = SlaveState.ACTIVE
             if slave.observer is not None:
-                libprocess.dispatch(slave.observer, slave.observer.reconnect, pid)
+                libprocess.dispatch(self._observers, self._observers.call, slave.observer,
+                                    "reconnect", pid)
             log.info("Reactivating re-registered agent %s", slave)
             self.allocator.activate_slave(slave_id)
 
@@ -1957,7 +2299,7 @@ class Master(Process):
 
         observer = SlaveObserver(slave.pid, slave.id, self, self.flags.agent_ping_timeout,
                                  self.flags.max_agent_ping_timeouts)
-        libprocess.spawn(observer)
+        libprocess.dispatch(self._observers, self._observers.start, observer)
         slave.observer = observer
 
         for framework_id, executors in slave.executors.items():
@@ -2002,7 +2344,8 @@ class Master(Process):
         log.info("Disconnecting agent %s", slave)
         slave.state = SlaveState.DISCONNECTED
         if slave.observer is not None:
-            libprocess.dispatch(slave.observer, slave.observer.disconnect)
+            libprocess.dispatch(self._observers, self._observers.call, slave.observer,
+                                "disconnect")
         self._deactivate_slave(slave)
 
     def _deactivate_slave(self, slave: Slave) -> None:
@@ -2019,10 +2362,13 @@ class Master(Process):
             return
         slave.reregistration_timer = None
         self.metrics.slave_unreachable_scheduled.inc()
-        self.metrics.slave_unreachable_completed.inc()
-        self._mark_unreachable(
-            slave.info, f"agent did not reregister within "
-                        f"{self.flags.agent_reregister_timeout:g}secs after disconnecting")
+        if self._mark_unreachable(
+                slave.info, f"agent did not reregister within "
+                            f"{format_duration(self.flags.agent_reregister_timeout)} after"
+                            " disconnecting"):
+            self.metrics.slave_unreachable_completed.inc()
+        else:
+            self.metrics.slave_unreachable_canceled.inc()
 
     def agent_health_timeout(self, slave_id: str) -> None:
         """Dispatched by an agent's `SlaveObserver` after too many missed pings."""
@@ -2030,14 +2376,21 @@ class Master(Process):
         if slave is None:
             return
         self.metrics.slave_unreachable_scheduled.inc()
-        self.metrics.slave_unreachable_completed.inc()
-        self._mark_unreachable(slave.info, "health check timed out")
+        if self._mark_unreachable(slave.info, "health check timed out"):
+            self.metrics.slave_unreachable_completed.inc()
+        else:
+            self.metrics.slave_unreachable_canceled.inc()
 
-    def _mark_unreachable(self, info: Any, message: str) -> None:
-        """Port of `Master::markUnreachable` (outside master failover)."""
+    def _mark_unreachable(self, info: Any, message: str,
+                          during_failover: bool = False) -> bool:
+        """Port of `Master::markUnreachable`: the registry first, then the books. During a
+        master failover the agent is a recovered one (the master knows none of its tasks);
+        False when the transition is skipped."""
         slave_id = info.id.value
         reason = None
-        if slave_id not in self.slaves:
+        if during_failover and slave_id not in self.slaves_recovered:
+            reason = "it reregistered in the interim"
+        elif not during_failover and slave_id not in self.slaves:
             reason = "it has already been removed or marked unreachable"
         elif slave_id in self.slaves_reregistering:
             reason = "it is reregistering"
@@ -2048,18 +2401,24 @@ class Master(Process):
         if reason is not None:
             log.warning("Skipping transition of agent %s (%s) to unreachable because %s",
                         slave_id, info.hostname, reason)
-            return
+            return False
         log.info("Marking agent %s (%s) unreachable: %s", slave_id, info.hostname, message)
         self.slaves_marking_unreachable.add(slave_id)
         when = _now_time_info()
         self._mark_slave_unreachable_registry(info, when).on_any(
-            defer(self, self._marked_unreachable, info, when, message))
+            defer(self, self._marked_unreachable, info, when, message, during_failover))
+        return True
 
-    def _marked_unreachable(self, info: Any, when: Any, message: str,
+    def _marked_unreachable(self, info: Any, when: Any, message: str, during_failover: bool,
                             result: Future[bool]) -> None:
+        """Port of `Master::_markUnreachable`."""
         slave_id = info.id.value
         self.slaves_marking_unreachable.discard(slave_id)
-        if not result.is_ready() or not result.value:
+        if not result.is_ready():
+            self._registrar_failed(f"mark agent {slave_id} ({info.hostname}) unreachable",
+                                   result)
+            return
+        if not result.value:
             log.error("Failed to mark agent %s (%s) unreachable in the registry", slave_id,
                       info.hostname)
             return
@@ -2067,6 +2426,14 @@ class Master(Process):
         self.metrics.slave_removals.inc()
         self.metrics.slave_removals_reason_unhealthy.inc()
         self.slaves_unreachable[slave_id] = when
+        if during_failover:
+            # The master knows no tasks of an agent that never came back: frameworks hear
+            # of the agent, and reconciliation answers for its tasks.
+            self.slaves_recovered.pop(slave_id, None)
+            self.metrics.slave_unreachable_completed.inc()
+            self.metrics.recovery_slave_removals.inc()
+            self._send_slave_lost(info)
+            return
         slave = self.slaves.get(slave_id)
         if slave is not None:
             self._remove_unreachable_slave(slave, message, when)
@@ -2110,7 +2477,7 @@ class Master(Process):
         """Port of `Master::_removeSlave`: its tasks are lost, frameworks hear of it."""
         self.slaves_removing.discard(slave.id)
         if not result.is_ready():
-            log.error("Failed to remove agent %s from the registry", slave)
+            self._registrar_failed(f"remove agent {slave} from the registry", result)
             return
         if self.slaves.get(slave.id) is not slave:
             return
@@ -2147,7 +2514,7 @@ class Master(Process):
             del self.slave_pids[slave.pid]
         self._remember_removed_slave(slave.id)
         if slave.observer is not None:
-            libprocess.terminate(slave.observer)
+            libprocess.dispatch(self._observers, self._observers.stop, slave.observer)
             slave.observer = None
         self._send_slave_lost(slave.info)
 

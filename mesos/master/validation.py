@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mesos.common.resources import Resources, validate_resources, validate_role
+from mesos.common.resources import Resources, validate_role
+from mesos.common.resources import validate_resources as _validate_each
 from mesos.master.framework import Framework, framework_roles, has_capability
 from mesos.master.slave import Slave
 from mesos.protos.mesos import mesos_pb2
@@ -45,6 +46,31 @@ _NAME_MAX = 255
 
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 
+# Characters an id may not hold: control characters, DEL and path separators.
+_BAD_ID_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+# Resources found valid, by their serialized form: agents reregistering after a failover
+# report thousands of tasks whose resources are mostly alike.
+_VALID_RESOURCES: dict[bytes, None] = {}
+_VALID_RESOURCES_MAX = 100_000
+
+
+def validate_resources(resources: Iterable[Any]) -> str | None:
+    """`Resources::validate` of each resource (the error names the first invalid one),
+    remembering the valid ones."""
+    for resource in resources:
+        key = resource.SerializePartialToString()
+        if key in _VALID_RESOURCES:
+            continue
+        error = _validate_each((resource,))
+        if error is not None:
+            return error
+        if len(_VALID_RESOURCES) >= _VALID_RESOURCES_MAX:
+            _VALID_RESOURCES.clear()
+        _VALID_RESOURCES[key] = None
+    return None
+
 
 def _join(items: Iterable[str]) -> str:
     return "{ " + ", ".join(sorted(items)) + " }"
@@ -61,7 +87,7 @@ def validate_id(value: str) -> str | None:
         return f"ID must not be greater than {_NAME_MAX} characters"
     if value in (".", ".."):
         return f"'{value}' is disallowed"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F or c in "/\\" for c in value):
+    if _BAD_ID_CHARACTERS.search(value) is not None:
         return f"'{value}' contains invalid characters"
     return None
 

@@ -14,7 +14,6 @@ from libprocess.testing import await_condition, drop_message, future_message, se
 from mesos.agent.agent import (
     MESOS_VERSION,
     Agent,
-    HttpMasterDetector,
     StandaloneMasterDetector,
     State,
 )
@@ -204,21 +203,24 @@ def test_master_found_from_its_http_address(clock: Clock, tmp_path: Any,
                                             kit: SimpleNamespace) -> None:
     """This test ensures that an agent given the master's HTTP address reads the master's
     pid from `/master/state`, retrying while the address does not answer."""
-    master = kit.FakeMaster(id="master")
-    libprocess.spawn(master)
     ip, port = libprocess.http_address()
 
-    # 1. The address does not answer at first (nothing listens on port 1).
-    detector = HttpMasterDetector(f"{ip}:1", timeout=5.0)
-    agent = Agent(kit.make_flags(str(tmp_path), f"{ip}:{port}"), detector)
+    # 1. No master serves `/master/state` at that address yet: the resolution fails and is
+    #    retried (in 1 sec).
+    agent = Agent(kit.make_flags(str(tmp_path), f"{ip}:{port}"))
     libprocess.spawn(agent)
+    await_condition(lambda: kit.read_agent(agent, lambda: agent.detector) is not None,
+                    timeout=kit.TIMEOUT, message="the agent's detector")
+    detector = kit.read_agent(agent, lambda: agent.detector).process
     await_condition(
-        lambda: kit.read_agent(agent, lambda: agent._detection_timer is not None),
-        timeout=kit.TIMEOUT, message="a failed detection")
+        lambda: libprocess.dispatch(
+            detector, lambda: detector.resolution_timer is not None).get(kit.TIMEOUT),
+        timeout=kit.TIMEOUT, message="a failed resolution")
     assert kit.read_agent(agent, lambda: agent.master) is None
 
-    # 2. Once it does, the next attempt (1 sec later) finds the master and registers.
-    detector.address = f"{ip}:{port}"
+    # 2. Once the master is there, the next attempt (1 sec later) finds it; it registers.
+    master = kit.FakeMaster(id="master")
+    libprocess.spawn(master)
     registered = future_message(messages_pb2.SlaveRegisteredMessage, to=agent)
     clock.advance(1.0)
     await_condition(

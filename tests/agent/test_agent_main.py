@@ -17,7 +17,7 @@ import pytest
 
 import libprocess
 from libprocess.testing import await_condition, future_message
-from mesos.agent.agent import HttpMasterDetector, create_master_detector
+from mesos.agent.agent import StandaloneMasterDetector, create_master_detector
 from mesos.agent.main import main
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
@@ -40,8 +40,10 @@ def _run_main(args: list[str], capsys: Any) -> tuple[int, str, str]:
 @pytest.mark.parametrize("args, expected", [
     (["--work_dir=/tmp/agent"], "Missing required flag 'master'"),
     (["--master=localhost:5050"], "Missing required flag 'work_dir'"),
-    (["--master=zk://localhost:2181/mesos", "--work_dir=/tmp/agent"],
-     "zk://) is not yet supported"),
+    (["--master=zk://localhost:2181", "--work_dir=/tmp/agent"],
+     "expecting a (chroot) path for ZooKeeper"),
+    (["--master=zk://localhost:x/mesos", "--work_dir=/tmp/agent"],
+     "Bad port in server 'localhost:x'"),
     (["--master=localhost", "--work_dir=/tmp/agent"], "invalid master 'localhost'"),
     (["--master=localhost:5050", "--work_dir=/tmp/agent", "--resources=cpus:many"],
      "Invalid value for flag 'resources'"),
@@ -72,19 +74,24 @@ def test_help_exits_0(capsys: Any) -> None:
 
 def test_master_flag_forms() -> None:
     """This test ensures that `--master` takes the master's HTTP address (host:port or
-    http://host:port) or its pid (master@ip:port)."""
-    detector = create_master_detector("example.com:5050")
-    assert isinstance(detector, HttpMasterDetector) and detector.address == "example.com:5050"
-    assert isinstance(create_master_detector("http://10.0.0.1:5050/"), HttpMasterDetector)
-    pid = create_master_detector("master@10.0.0.1:5050").detect().get(1.0)
-    assert str(pid) == "master@10.0.0.1:5050"
+    http://host:port), which is resolved over HTTP, or its pid (master@ip:port)."""
+    detectors = [create_master_detector(text) for text in
+                 ("127.0.0.1:1", "http://127.0.0.1:2/", "master@10.0.0.1:5050")]
+    try:
+        assert all(isinstance(d, StandaloneMasterDetector) for d in detectors)
+        assert [d.process.address for d in detectors] == [
+            ("127.0.0.1", 1), ("127.0.0.1", 2), None]
+        assert detectors[2].detect().get(1.0).pid == "master@10.0.0.1:5050"
+    finally:
+        for detector in detectors:
+            detector.terminate()
 
 
 @pytest.mark.integration
-def test_agent_process_runs_a_task_and_exits_on_sigterm(tmp_path: Any,
+def test_agent_process_runs_a_task_and_exits_on_sigusr1(tmp_path: Any,
                                                         kit: SimpleNamespace) -> None:
     """This test ensures that `mesos-agent`, a real OS process, finds the master from its
-    HTTP address, registers, runs a command task in a command executor, and on SIGTERM
+    HTTP address, registers, runs a command task in a command executor, and on SIGUSR1
     unregisters, shuts its executors down and exits 0."""
     # 1. A fake master named `master`, so that `/master/state` gives the agent its pid.
     master = kit.FakeMaster(id="master")
@@ -140,9 +147,9 @@ def test_agent_process_runs_a_task_and_exits_on_sigterm(tmp_path: Any,
                             f"{kit.FRAMEWORK_ID}/executors/task-1/runs/latest")
         assert {"stdout", "stderr"} <= {entry["path"].rsplit("/", 1)[1] for entry in listing}
 
-        # 5. SIGTERM: the agent unregisters, its executor goes, and it exits 0.
+        # 5. SIGUSR1 (shut down, as Mesos): the agent unregisters, its executor goes, and it exits 0.
         unregistered = future_message(messages_pb2.UnregisterSlaveMessage, to=master)
-        agent.send_signal(signal.SIGTERM)
+        agent.send_signal(signal.SIGUSR1)
         assert unregistered.get(kit.TIMEOUT).slave_id.value == kit.SLAVE_ID
         assert agent.wait(kit.TIMEOUT) == 0
         await_condition(lambda: not executors[0].is_running()

@@ -331,13 +331,16 @@ def kit() -> types.SimpleNamespace:
 
 @pytest.fixture
 def start_master() -> Callable[..., Master]:
-    """`start_master(**flags)`: spawns a `Master` with the real allocator."""
+    """`start_master(**flags)`: spawns a `Master` with the real allocator and an in-memory
+    registry, leading alone; returns once it has recovered."""
 
     def start(**flags: Any) -> Master:
         flags.setdefault("hostname", "master.example.org")
+        flags.setdefault("registry", "in_memory")
         master = Master(MasterFlags(**flags))
         libprocess.spawn(master)
-        on(master, lambda: None)  # `initialize()` has run.
+        # Standalone, the master appoints itself and recovers the (empty) registry.
+        master.recovery.get(TIMEOUT)
         return master
 
     return start

@@ -105,10 +105,10 @@ def test_unknown_agent_reregisters_with_its_tasks(kit, clock, master):
     assert "t1" in recovered.tasks
     assert master.metrics.slave_reregistrations.value == 1
 
-    # The scheduler comes back: it is told `registered` and owns the task again.
+    # The scheduler comes back: it is told `reregistered` and owns the task again.
     scheduler = kit.TestScheduler(master.upid)
     libprocess.spawn(scheduler)
-    registered = future_message(messages_pb2.FrameworkRegisteredMessage, master, scheduler)
+    registered = future_message(messages_pb2.FrameworkReregisteredMessage, master, scheduler)
     libprocess.dispatch(scheduler, scheduler.call, kit.subscribe_call(framework))
     assert registered.get(kit.TIMEOUT).framework_id.value == "old-master-0001"
     assert kit.on(master, lambda: master.frameworks["old-master-0001"].active())

@@ -99,17 +99,27 @@ def test_new_pid_without_force_is_refused(kit, clock, master, start_scheduler):
 
 def test_unknown_framework_id_is_readmitted(kit, clock, master):
     """This test ensures that a framework the master does not know (as after a master
-    failover) is admitted again with its own id and told `registered`."""
+    failover) is admitted again with its own id and told `reregistered`, or `registered`
+    when it subscribes with `force` (a failed-over scheduler)."""
     scheduler = kit.TestScheduler(master.upid)
     libprocess.spawn(scheduler)
-    registered = future_message(messages_pb2.FrameworkRegisteredMessage, master, scheduler)
+    reregistered = future_message(messages_pb2.FrameworkReregisteredMessage, master,
+                                  scheduler)
 
     libprocess.dispatch(scheduler, scheduler.call,
                         kit.subscribe_call(kit.framework_info(framework_id="old-master-0007")))
 
-    assert registered.get(kit.TIMEOUT).framework_id.value == "old-master-0007"
+    assert reregistered.get(kit.TIMEOUT).framework_id.value == "old-master-0007"
     framework = kit.on(master, lambda: master.frameworks["old-master-0007"])
     assert framework.active()
+
+    # A failed-over scheduler of another unknown framework says `force`.
+    failed_over = kit.TestScheduler(master.upid)
+    libprocess.spawn(failed_over)
+    registered = future_message(messages_pb2.FrameworkRegisteredMessage, master, failed_over)
+    libprocess.dispatch(failed_over, failed_over.call, kit.subscribe_call(
+        kit.framework_info(framework_id="old-master-0008"), force=True))
+    assert registered.get(kit.TIMEOUT).framework_id.value == "old-master-0008"
 
 
 def test_legacy_register_and_reregister_messages(kit, clock, master):

@@ -24,9 +24,14 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("args, env, message", [
     (["--port=abc"], {}, "mesos-master: Failed to load flag 'port': invalid integer 'abc'"),
-    (["--registry=leveldb"], {},
-     "mesos-master: Invalid value for flag 'registry': registry 'leveldb' is not yet"
-     " supported by this port; use --registry=in_memory"),
+    (["--registry=replicated_log"], {},
+     "mesos-master: Invalid value for flag 'registry': registry 'replicated_log' is not"
+     " supported by this port"),
+    (["--zk=zk://127.0.0.1:2181"], {},
+     "mesos-master: Invalid value for flag 'zk': expecting a (chroot) path"),
+    (["--recovery_agent_removal_limit=150%"], {},
+     "mesos-master: Invalid value for flag 'recovery_agent_removal_limit': invalid"
+     " percentage '150%'"),
     (["--offer_timeout=-1secs"], {}, "mesos-master: Failed to load flag 'offer_timeout'"),
     (["--weights=web"], {}, "mesos-master: Invalid value for flag 'weights': invalid weight"),
     (["--bogus=1"], {}, "mesos-master: Failed to load unknown flag 'bogus'"),
@@ -70,18 +75,52 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         return 0, b""
 
 
+def test_leveldb_registry_needs_a_work_dir():
+    """This test ensures that the embedded default registry (LevelDB, without `--zk`) refuses
+    to start without `--work_dir`, in one line saying what to give instead."""
+    result = _run("--port=0")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith(
+        "mesos-master: --work_dir is required for the leveldb registry"), result.stderr
+
+
 @pytest.mark.integration
-def test_master_serves_and_stops_on_sigterm():
+def test_second_master_on_the_same_work_dir_exits_1(tmp_path):
+    """This test ensures that a second `mesos-master` on the LevelDB registry of a running
+    one refuses to start (the directory is locked) with one clear line, and exits 1."""
+    first = subprocess.Popen(
+        [*MAIN, f"--port={_free_port()}", "--ip=127.0.0.1", f"--work_dir={tmp_path}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        await_condition(lambda: (tmp_path / "registry" / "LOCK").exists(), timeout=30,
+                        message="the first master to open its registry")
+        second = _run(f"--port={_free_port()}", "--ip=127.0.0.1", f"--work_dir={tmp_path}")
+        assert second.returncode == 1
+        line = second.stderr.splitlines()[-1]
+        assert line.startswith("mesos-master: Failed to open the leveldb registry: LevelDB at"
+                               f" {tmp_path / 'registry'} is locked by another process"), line
+        assert first.poll() is None
+    finally:
+        first.kill()
+        first.communicate()
+
+
+@pytest.mark.integration
+def test_master_serves_and_stops_on_sigterm(tmp_path):
     """This test ensures that `mesos-master` serves its endpoints on `--port` (also without
-    the `/master` prefix), logs its pid, and exits 0 on SIGTERM."""
+    the `/master` prefix), leads alone on its LevelDB registry, logs its pid, and exits 0 on
+    SIGTERM."""
     port = _free_port()
     process = subprocess.Popen(
         [*MAIN, f"--port={port}", "--ip=127.0.0.1", "--hostname=test-master",
-         "--allocation_interval=100ms"],
+         "--allocation_interval=100ms", f"--work_dir={tmp_path}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         await_condition(lambda: _get(port, "/health")[0] == 200, timeout=30,
                         message="the master's /health")
+        # It serves `/state` once it has elected itself.
+        await_condition(lambda: _get(port, "/state")[0] == 200, timeout=30,
+                        message="the master's /state")
         status, body = _get(port, "/state")
         assert status == 200
         state = json.loads(body)
@@ -107,6 +146,6 @@ def test_port_in_use_exits_1():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = _run(f"--port={port}", "--ip=127.0.0.1")
+        result = _run(f"--port={port}", "--ip=127.0.0.1", "--registry=in_memory")
     assert result.returncode == 1
     assert f"mesos-master: Failed to listen on 127.0.0.1:{port}" in result.stderr
