@@ -147,7 +147,7 @@ def test_agent_process_runs_a_task_and_exits_on_sigusr1(tmp_path: Any,
                             f"{kit.FRAMEWORK_ID}/executors/task-1/runs/latest")
         assert {"stdout", "stderr"} <= {entry["path"].rsplit("/", 1)[1] for entry in listing}
 
-        # 5. SIGUSR1 (shut down, as Mesos): the agent unregisters, its executor goes, and it exits 0.
+        # 5. SIGUSR1 (shut down): the agent unregisters, its executor goes, it exits 0.
         unregistered = future_message(messages_pb2.UnregisterSlaveMessage, to=master)
         agent.send_signal(signal.SIGUSR1)
         assert unregistered.get(kit.TIMEOUT).slave_id.value == kit.SLAVE_ID
