@@ -212,10 +212,14 @@ class LocalCluster:
             threading.Event().wait(0.1)
 
     def stop(self) -> None:
-        """SIGTERM every child (agents first), then SIGKILL what remains after 10 s."""
+        """Shuts every child down (agents first), then SIGKILLs what remains after 10 s.
+
+        Agents get SIGUSR1 (shut down with their executors: SIGTERM would leave the executors
+        of checkpointing frameworks running, waiting for the agent to come back)."""
         for child in reversed(self.children):
             if child.poll() is None:
-                child.terminate()
+                agent = "mesos.agent.main" in child.args
+                child.send_signal(signal.SIGUSR1 if agent else signal.SIGTERM)
         deadline = time.monotonic() + 10
         for child in reversed(self.children):
             try:

@@ -26,18 +26,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="the master's HTTP port (default: a free port)")
     parser.add_argument("--work-dir", default=None, help="state and logs (default: a "
                         "temporary directory, removed at exit)")
+    parser.add_argument("--ha", action="store_true",
+                        help="ZooKeeper and three masters (agents and the framework follow "
+                             "the leader through zk://)")
     parser.add_argument("--keep-running", action="store_true",
                         help="leave the cluster up after the framework until Ctrl-C")
     args = parser.parse_args(argv)
 
-    cluster = LocalCluster(args.agents, port=args.port, work_dir=args.work_dir)
+    cluster = LocalCluster(args.agents, port=args.port, work_dir=args.work_dir, ha=args.ha)
     try:
         print(f"Starting a master and {args.agents} agents ...", flush=True)
         cluster.start()
         print(cluster.describe(), flush=True)
         print(f"\nRunning the sample framework with {args.tasks} tasks:", flush=True)
         framework = subprocess.run([sys.executable, "-m", "mesos.examples.test_framework",
-                                    cluster.master, "--tasks", str(args.tasks)], timeout=300)
+                                    cluster.master_url, "--tasks", str(args.tasks)],
+                                   timeout=300)
         print(f"\nSee the cluster: http://{cluster.master}/master/state and "
               f"http://{cluster.master}/metrics", flush=True)
         if args.keep_running:
