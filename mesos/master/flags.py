@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesos.common.durations import parse_duration
 from mesos.common.flags import DURATION, PATH, Flag, Flags
 from mesos.common.resources import validate_role
 
@@ -18,6 +19,7 @@ __all__ = [
     "MasterFlags",
     "check_registry",
     "parse_percentage",
+    "parse_rate_limit",
     "parse_weights",
     "registry_backend",
 ]
@@ -50,6 +52,25 @@ def parse_percentage(text: str) -> float:
     if not 0.0 <= number <= 100.0:
         raise ValueError(f"invalid percentage '{text}': expected a number from 0 to 100")
     return number / 100.0
+
+
+def parse_rate_limit(text: str) -> tuple[float, float]:
+    """Parses a rate such as `--agent_removal_rate_limit=1/10mins` into `(permits,
+    seconds)`: at most `permits` per that duration. Raises `ValueError` naming the bad text."""
+    permits_text, slash, duration_text = text.partition("/")
+    if not slash:
+        raise ValueError(f"invalid rate '{text}': expected <permits>/<duration>, e.g. 1/10mins")
+    try:
+        permits = float(permits_text)
+    except ValueError:
+        raise ValueError(f"invalid rate '{text}': '{permits_text}' is not a number") from None
+    try:
+        seconds = parse_duration(duration_text)
+    except ValueError as e:
+        raise ValueError(f"invalid rate '{text}': {e}") from None
+    if not permits > 0 or not seconds > 0:
+        raise ValueError(f"invalid rate '{text}': permits and duration must be positive")
+    return permits, seconds
 
 
 def registry_backend(flags: Any) -> str:
@@ -205,6 +226,16 @@ def _zk(value: str | None) -> str | None:
     return None
 
 
+def _rate_limit(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_rate_limit(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def _percentage(value: str) -> str | None:
     try:
         parse_percentage(value)
@@ -313,6 +344,10 @@ class MasterFlags(Flags):
                                    deprecated_name="max_slave_ping_timeouts",
                                    help="The number of missed pings after which an agent is\n"
                                         "marked unreachable.")
+    agent_removal_rate_limit = Flag(
+        str, validator=_rate_limit, deprecated_name="slave_removal_rate_limit",
+        help="The maximum rate (e.g. 1/10mins, 2/3hrs) at which agents that fail\n"
+             "health checks are marked unreachable; unlimited without it.")
     agent_reregister_timeout = Flag(
         DURATION, default="10mins", deprecated_name="slave_reregister_timeout",
         validator=lambda v: (None if v >= MIN_AGENT_REREGISTER_TIMEOUT

@@ -31,6 +31,7 @@ from typing import Any
 
 import libprocess
 from libprocess import ID, UPID, Future, Process, Promise, Timer, clock, defer, delay
+from libprocess.rate_limiter import RateLimiter
 from mesos.allocator.allocator import AllocatorOptions, HierarchicalDRFAllocator
 from mesos.common.durations import format_duration
 from mesos.common.resources import (
@@ -42,7 +43,7 @@ from mesos.common.resources import (
 )
 from mesos.detector import StandaloneMasterDetector
 from mesos.master import storage as _storage
-from mesos.master.flags import MasterFlags, parse_percentage, parse_weights
+from mesos.master.flags import MasterFlags, parse_percentage, parse_rate_limit, parse_weights
 from mesos.master.framework import (
     Framework,
     framework_roles,
@@ -232,20 +233,26 @@ class SlaveObserver(Process):
     Sends `PingSlaveMessage{connected}` every `--agent_ping_timeout`; a ping without a pong
     before the next one is a miss, a pong resets the count, and after
     `--max_agent_ping_timeouts` misses in a row it asks the master to mark the agent
-    unreachable. Runs on its own thread; talks to the master only by dispatch.
+    unreachable. With `--agent_removal_rate_limit` it first waits for a permit of the
+    master's shared `RateLimiter`; a pong meanwhile discards the wait and cancels the
+    transition. It keeps pinging throughout, and asks only once however many more pings are
+    missed. Runs on its own thread; talks to the master only by dispatch.
     """
 
     def __init__(self, slave: UPID, slave_id: str, master: Master, ping_timeout: float,
-                 max_ping_timeouts: int) -> None:
+                 max_ping_timeouts: int, limiter: RateLimiter | None = None) -> None:
         super().__init__(ID.generate("slave-observer"))
         self.slave = slave
         self.slave_id = slave_id
         self.master = master
         self.ping_timeout = ping_timeout
         self.max_ping_timeouts = max_ping_timeouts
+        self.limiter = limiter
         self.timeouts = 0
         self.pinged = False
         self.connected = True
+        # The pending permit to mark the agent unreachable (None: not marking).
+        self.marking: Future[None] | None = None
         self._timer: Timer | None = None
 
     def initialize(self) -> None:
@@ -255,6 +262,8 @@ class SlaveObserver(Process):
     def finalize(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self.marking is not None:
+            self.marking.discard()
 
     def reconnect(self, slave: UPID) -> None:
         self.slave = slave
@@ -271,18 +280,42 @@ class SlaveObserver(Process):
     def pong(self, from_: UPID, message: Any) -> None:
         self.timeouts = 0
         self.pinged = False
+        if self.marking is not None:
+            # Cancels a transition still waiting for its permit (a granted one has gone).
+            self.marking.discard()
 
     def timeout(self) -> None:
         if self.pinged:
             self.timeouts += 1
             if self.timeouts >= self.max_ping_timeouts:
-                self.timeouts = 0
-                log.info("Agent %s missed %d pings in a row", self.slave_id,
-                         self.max_ping_timeouts)
-                libprocess.dispatch(self.master, self.master.agent_health_timeout,
-                                    self.slave_id)
+                self.mark_unreachable()
         # Keep pinging: a pong arriving before the agent is marked unreachable still helps.
         self.ping()
+
+    def mark_unreachable(self) -> None:
+        if self.marking is not None:
+            return
+        log.info("Agent %s missed %d pings in a row", self.slave_id, self.timeouts)
+        self.master.metrics.slave_unreachable_scheduled.inc()
+        if self.limiter is None:
+            self.marking = Future.ready(None)
+        else:
+            self.marking = self.limiter.acquire()
+        self.marking.on_any(defer(self, self._mark_unreachable))
+
+    def _mark_unreachable(self, permit: Future[None]) -> None:
+        if permit is not self.marking:
+            return
+        # The master skips a second transition while one is in the registry, so the next
+        # missed ping may ask again (an agent that was reregistering meanwhile, say).
+        self.marking = None
+        if permit.is_ready():
+            self.master.metrics.slave_unreachable_completed.inc()
+            libprocess.dispatch(self.master, self.master.agent_health_timeout, self.slave_id)
+        else:
+            log.info("Canceling the transition of agent %s to unreachable because a pong was"
+                     " received", self.slave_id)
+            self.master.metrics.slave_unreachable_canceled.inc()
 
 
 class SlaveObserverSpawner(Process):
@@ -354,6 +387,12 @@ class Master(Process):
         self._registry_gc_timer: Timer | None = None
         self._observers = SlaveObserverSpawner()
         self._removal_limit = parse_percentage(self.flags.recovery_agent_removal_limit)
+        # Shared by every agent's observer: how fast unhealthy agents may be marked
+        # unreachable (`--agent_removal_rate_limit`; None: as fast as they fail).
+        self.slave_removal_limiter: RateLimiter | None = None
+        if self.flags.agent_removal_rate_limit is not None:
+            self.slave_removal_limiter = RateLimiter(
+                *parse_rate_limit(self.flags.agent_removal_rate_limit))
         # What the master was not given it makes from its flags (raising `StorageError`,
         # `DetectorError` or `ValueError` for flags that cannot work) and owns.
         if self.registrar is None:
@@ -697,8 +736,22 @@ class Master(Process):
             if info.id.value in self.slaves_reregistering:
                 continue
             self.metrics.slave_unreachable_scheduled.inc()
-            if not self._mark_unreachable(info, message, during_failover=True):
-                self.metrics.slave_unreachable_canceled.inc()
+            self._with_removal_permit(self._mark_recovered_unreachable, info, message)
+
+    def _with_removal_permit(self, fn: Any, *args: Any) -> None:
+        """Runs `fn(*args)` on the master once `--agent_removal_rate_limit` allows another
+        agent to be marked unreachable (at once without a limit)."""
+        if self.slave_removal_limiter is None:
+            fn(*args)
+        else:
+            self.slave_removal_limiter.acquire().on_ready(lambda _: libprocess.dispatch(
+                self, fn, *args))
+
+    def _mark_recovered_unreachable(self, info: Any, message: str) -> None:
+        if self._mark_unreachable(info, message, during_failover=True):
+            self.metrics.slave_unreachable_completed.inc()
+        else:
+            self.metrics.slave_unreachable_canceled.inc()
 
     def _schedule_registry_gc(self) -> None:
         self._registry_gc_timer = delay(self.flags.registry_gc_interval, self,
@@ -2298,7 +2351,8 @@ class Master(Process):
         self.link(slave.pid)
 
         observer = SlaveObserver(slave.pid, slave.id, self, self.flags.agent_ping_timeout,
-                                 self.flags.max_agent_ping_timeouts)
+                                 self.flags.max_agent_ping_timeouts,
+                                 self.slave_removal_limiter)
         libprocess.dispatch(self._observers, self._observers.start, observer)
         slave.observer = observer
 
@@ -2362,7 +2416,11 @@ class Master(Process):
             return
         slave.reregistration_timer = None
         self.metrics.slave_unreachable_scheduled.inc()
-        if self._mark_unreachable(
+        self._with_removal_permit(self._mark_disconnected_unreachable, slave_id)
+
+    def _mark_disconnected_unreachable(self, slave_id: str) -> None:
+        slave = self.slaves.get(slave_id)
+        if slave is not None and not slave.connected and self._mark_unreachable(
                 slave.info, f"agent did not reregister within "
                             f"{format_duration(self.flags.agent_reregister_timeout)} after"
                             " disconnecting"):
@@ -2371,15 +2429,12 @@ class Master(Process):
             self.metrics.slave_unreachable_canceled.inc()
 
     def agent_health_timeout(self, slave_id: str) -> None:
-        """Dispatched by an agent's `SlaveObserver` after too many missed pings."""
+        """Dispatched by an agent's `SlaveObserver` after too many missed pings (and, with
+        `--agent_removal_rate_limit`, once it holds a permit)."""
         slave = self.slaves.get(slave_id)
         if slave is None:
             return
-        self.metrics.slave_unreachable_scheduled.inc()
-        if self._mark_unreachable(slave.info, "health check timed out"):
-            self.metrics.slave_unreachable_completed.inc()
-        else:
-            self.metrics.slave_unreachable_canceled.inc()
+        self._mark_unreachable(slave.info, "health check timed out")
 
     def _mark_unreachable(self, info: Any, message: str,
                           during_failover: bool = False) -> bool:
@@ -2430,7 +2485,6 @@ class Master(Process):
             # The master knows no tasks of an agent that never came back: frameworks hear
             # of the agent, and reconciliation answers for its tasks.
             self.slaves_recovered.pop(slave_id, None)
-            self.metrics.slave_unreachable_completed.inc()
             self.metrics.recovery_slave_removals.inc()
             self._send_slave_lost(info)
             return

@@ -33,6 +33,12 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
      "mesos-master: Invalid value for flag 'recovery_agent_removal_limit': invalid"
      " percentage '150%'"),
     (["--offer_timeout=-1secs"], {}, "mesos-master: Failed to load flag 'offer_timeout'"),
+    (["--agent_removal_rate_limit=1/10parsecs"], {},
+     "mesos-master: Invalid value for flag 'agent_removal_rate_limit': invalid rate"
+     " '1/10parsecs'"),
+    (["--slave_removal_rate_limit=0/1mins"], {},
+     "mesos-master: Invalid value for flag 'agent_removal_rate_limit': invalid rate '0/1mins':"
+     " permits and duration must be positive"),
     (["--weights=web"], {}, "mesos-master: Invalid value for flag 'weights': invalid weight"),
     (["--bogus=1"], {}, "mesos-master: Failed to load unknown flag 'bogus'"),
     (["--min_allocatable_resources=cpus;;mem"], {},
