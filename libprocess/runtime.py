@@ -87,6 +87,8 @@ class Manager:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._processes: dict[str, Process] = {}
+        # Ids of processes whose actor is being started (reserved; not yet visible).
+        self._spawning: set[str] = set()
         self._terminated_events: dict[str, threading.Event] = {}
         self.ip = "127.0.0.1"
         self.port = 0
@@ -160,8 +162,13 @@ class Manager:
         with self._lock:
             if process._actor is not None:
                 raise RuntimeError(f"{process!r} was spawned already")
-            if process.id in self._processes:
+            if process.id in self._processes or process.id in self._spawning:
                 raise ValueError(f"A process with id {process.id!r} exists already")
+            # The id is reserved while the actor's thread starts outside the lock: starting
+            # a thread costs a millisecond or more, which would stall every link, unlink
+            # and other spawn (a master taking back a thousand agents does all three).
+            self._spawning.add(process.id)
+        try:
             process.upid = UPID(process.id, self.ip, self.port)
             process._terminated = threading.Event()
             process._actor = _ProcessActor.start(self, process)
@@ -169,8 +176,12 @@ class Manager:
             # transport, HTTP), so it is always the first event the process handles.
             process._init_event = DispatchEvent(process.initialize, (), {}, None)
             self.enqueue(process, process._init_event)
-            self._terminated_events[process.id] = process._terminated
-            self._processes[process.id] = process
+        finally:
+            with self._lock:
+                self._spawning.discard(process.id)
+                if process._actor is not None:
+                    self._terminated_events[process.id] = process._terminated
+                    self._processes[process.id] = process
         return process.upid
 
     def lookup(self, target: Process | UPID | str) -> Process | None:
