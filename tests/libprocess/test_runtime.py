@@ -249,3 +249,41 @@ def test_exit_in_a_handler_ends_the_os_process(how: str, status: int) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == status, result.stderr
     assert f"Exiting with status {status}" in result.stderr
+
+
+def test_a_slow_spawn_holds_no_lock_and_reserves_its_id(monkeypatch):
+    """This test ensures that while a process's thread is being started (which can take
+    milliseconds), the runtime's lock is free (other threads list processes, link, spawn) and
+    its id is reserved: a second process with that id is refused, and the first one still
+    starts with `initialize` as its first event."""
+    from libprocess import runtime
+
+    started = threading.Event()
+    release = threading.Event()
+    real_start = runtime._ProcessActor.start
+
+    def slow_start(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert release.wait(10)
+        return real_start(*args, **kwargs)
+
+    monkeypatch.setattr(runtime._ProcessActor, "start", slow_start)
+    slow = Journal("slow-spawn")
+    spawning = threading.Thread(target=spawn, args=(slow,))
+    spawning.start()
+    try:
+        assert started.wait(10)
+        listed: list[Any] = []
+        lister = threading.Thread(target=lambda: listed.append(libprocess.manager().processes()))
+        lister.start()
+        lister.join(5)
+        assert not lister.is_alive(), "processes() waited for a thread start"
+        assert all(p.id != "slow-spawn" for p in listed[0])
+        with pytest.raises(ValueError, match="exists already"):
+            spawn(Journal("slow-spawn"))
+    finally:
+        release.set()
+        spawning.join(10)
+    assert dispatch(slow, lambda: list(slow.entries)).get(10) == ["initialize"]
+    terminate(slow)
+    assert wait(slow, 10)
