@@ -42,6 +42,7 @@ from mesos.protos.mesos import mesos_pb2
 
 __all__ = [
     "DEFAULT_KILL_GRACE_PERIOD",
+    "SHUTDOWN_ACKNOWLEDGEMENT_TIMEOUT",
     "TERMINAL_ACKNOWLEDGEMENT_TIMEOUT",
     "CommandExecutor",
     "CommandExecutorFlags",
@@ -64,6 +65,11 @@ SHUTDOWN_KILL_BUFFER = 1.0
 # How long the executor waits for the agent to acknowledge its terminal update before it
 # exits anyway.
 TERMINAL_ACKNOWLEDGEMENT_TIMEOUT = 5.0
+
+# After a shutdown the agent is tearing the executor down (and ignores updates of a framework
+# it is shutting down): the executor gives its terminal update this long, as Mesos's command
+# executor does, rather than waiting out the agent's grace period to be killed.
+SHUTDOWN_ACKNOWLEDGEMENT_TIMEOUT = 1.0
 
 # How long `cleanup` waits (real time, blocking) for a command it has just sent SIGKILL.
 CLEANUP_REAP_TIMEOUT = 5.0
@@ -163,6 +169,7 @@ class CommandExecutorProcess(Process):
 
         # Set once the executor is on its way out (waiting for its last acknowledgements).
         self.finishing = False
+        self.shutting_down = False
 
     def finalize(self) -> None:
         for timer in (self.kill_grace_period_timer, self.max_completion_timer):
@@ -255,6 +262,7 @@ class CommandExecutorProcess(Process):
         """The command executor runs one task, so a shutdown is a kill of that task, quick
         enough to leave time for TASK_KILLED before the agent's grace period ends."""
         self.driver = driver
+        self.shutting_down = True
         _say("Shutting down")
         if self.phase in (Phase.LAUNCHED, Phase.KILLING):
             self._kill(max(0.0, self.shutdown_grace_period - SHUTDOWN_KILL_BUFFER))
@@ -497,13 +505,15 @@ class CommandExecutorProcess(Process):
         wait_acks().after(self._acknowledgement_timeout(), lambda _: "timeout").on_any(
             defer(self, self._stop_driver))
 
-    @staticmethod
-    def _acknowledgement_timeout() -> float:
+    def _acknowledgement_timeout(self) -> float:
         """How long to wait for the terminal update's acknowledgement before exiting.
 
-        With checkpointing, a restarted agent collects unacknowledged updates when the
-        executor reregisters, so the executor must outlive an agent that is down: it waits up
-        to the recovery timeout (after which the driver shuts it down anyway)."""
+        After a shutdown, briefly. With checkpointing, a restarted agent collects
+        unacknowledged updates when the executor reregisters, so the executor must outlive an
+        agent that is down: it waits up to the recovery timeout (after which the driver shuts
+        it down anyway)."""
+        if self.shutting_down:
+            return SHUTDOWN_ACKNOWLEDGEMENT_TIMEOUT
         if os.environ.get("MESOS_CHECKPOINT") != "1":
             return TERMINAL_ACKNOWLEDGEMENT_TIMEOUT
         try:

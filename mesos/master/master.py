@@ -1676,7 +1676,7 @@ class Master(Process):
         if task is None:
             log.warning("Cannot kill task %s of framework %s because it is unknown;"
                         " performing reconciliation", task_id, framework)
-            self.reconcile(framework, [(task_id, slave_id)])
+            self._reconcile_tasks(framework, [(task_id, slave_id)])
             return
         if slave_id is not None and slave_id != task.slave_id.value:
             log.warning("Cannot kill task %s of agent %s of framework %s because it belongs"
@@ -1765,6 +1765,12 @@ class Master(Process):
         """Port of `Master::reconcile`: `tasks` is `(task id, slave id or None)`; empty
         means implicit reconciliation of every task the master knows."""
         self.metrics.messages_reconcile_tasks.inc()
+        self._reconcile_tasks(framework, tasks)
+
+    def _reconcile_tasks(self, framework: Framework,
+                         tasks: list[tuple[str, str | None]]) -> None:
+        """Port of `Master::_reconcileTasks`, shared by RECONCILE and the kill of an
+        unknown task (which is not counted as a reconciliation request)."""
         reason = TaskStatus.REASON_RECONCILIATION
 
         def known(task: Any) -> Any:
@@ -2647,10 +2653,6 @@ class Master(Process):
                      mesos_pb2.TaskState.Name(update.status.state),
                      update.status.task_id.value, framework.id,
                      f" '{update.status.message}'" if update.status.message else "")
-        task = framework.get_task(update.status.task_id.value)
-        if task is not None and update.HasField("uuid"):
-            task.status_update_state = update.status.state
-            task.status_update_uuid = update.uuid
         self._send_framework(framework, messages_pb2.StatusUpdateMessage(
             update=update, pid=str(acknowledgee) if acknowledgee else ""))
 
@@ -2663,6 +2665,12 @@ class Master(Process):
         was_holding = holds_resources(task)
         if not is_terminal_state(task.state):
             task.state = state
+        # The update reconciliation reports and an acknowledgement must match: set even
+        # when the framework is disconnected and the update was not forwarded. Master
+        # updates have no uuid (they need no acknowledgement).
+        if update.HasField("uuid"):
+            task.status_update_state = status.state
+            task.status_update_uuid = update.uuid
         if len(task.statuses) > 0 and task.statuses[-1].state == status.state:
             del task.statuses[-1]
         task.statuses.add().CopyFrom(status)

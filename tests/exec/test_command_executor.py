@@ -253,6 +253,31 @@ def test_shutdown_kills_the_task(clock: Any, kit: Any, harness: Any) -> None:
     assert h.driver.join() == mesos_pb2.DRIVER_STOPPED
 
 
+def test_shutdown_does_not_wait_long_for_an_acknowledgement(clock: Any, kit: Any,
+                                                            harness: Any) -> None:
+    """This test ensures that after a shutdown (the agent is tearing the framework down and
+    ignores its updates, so TASK_KILLED is never acknowledged) the executor stops its driver
+    a second after its terminal update, rather than waiting the usual five seconds and being
+    killed at the end of the agent's grace period."""
+    h = harness(shutdown_grace_period=3.0)
+    h.launch(kit.task_info("t1", "echo $$ > task.pid; sleep 30"))
+    assert h.states(2) == ["TASK_STARTING", "TASK_RUNNING"]
+    h.wait_pid_file()
+    h.agent.auto_acknowledge = False
+
+    h.agent.shutdown_executor()
+    assert h.next_update().state == mesos_pb2.TASK_KILLED
+    settle()
+    assert h.driver._status == mesos_pb2.DRIVER_RUNNING
+    clock.advance(0.5)
+    settle()
+    assert h.driver._status == mesos_pb2.DRIVER_RUNNING
+
+    clock.advance(0.5)
+    await_condition(lambda: h.driver._status == mesos_pb2.DRIVER_STOPPED,
+                    message="the driver stopped")
+
+
 def test_shutdown_shortens_a_kill_in_progress(clock: Any, kit: Any, harness: Any) -> None:
     """This test ensures that a shutdown during a kill with a long grace period brings SIGKILL
     forward (a grace period can be shortened, never extended)."""
