@@ -821,8 +821,13 @@ class Agent(Process):
 
         slave = state.slave
         if slave is not None and slave.info is None:
-            log.info("The latest agent %s never registered: starting as a new agent",
-                     slave.id)
+            if slave.errors:
+                # A `--strict=false` recovery could not read `slave.info`: its id is lost.
+                log.warning("Starting as a new agent because the info of the latest agent %s "
+                            "could not be recovered", slave.id)
+            else:
+                log.info("The latest agent %s never registered: starting as a new agent",
+                         slave.id)
             slave = None
         if slave is not None:
             assert slave.info is not None
@@ -949,9 +954,49 @@ class Agent(Process):
                     None if run is None else run.forked_pid_time,
                     executor.allocated_resources()))
         self._recovered_runs = {}
-        adopted = self.containerizer.recover(containers, rebooted)
-        log.info("Recovered %d of %d executor container(s)", len(adopted), len(containers))
+        orphans = [] if rebooted else self._orphan_containers(
+            {container.container_id for container in containers})
+        adopted = self.containerizer.recover(containers + orphans, rebooted)
+        log.info("Recovered %d of %d executor container(s)",
+                 len(adopted) - len(adopted & {o.container_id for o in orphans}),
+                 len(containers))
+        for orphan in orphans:
+            if orphan.container_id in adopted:
+                log.warning("Destroying orphaned container %s (sandbox '%s'): its executor "
+                            "runs but the agent did not recover it", orphan.container_id,
+                            orphan.directory)
+                self.containerizer.destroy(orphan.container_id).on_any(
+                    defer(self, self._orphan_destroyed, orphan.container_id))
+            else:
+                self.containerizer.forget(orphan.container_id)
         self._recover_executors()
+
+    def _orphan_destroyed(self, container_id: str, future: Future[bool]) -> None:
+        if not future.is_ready():
+            log.error("Failed to destroy orphaned container %s: %s", container_id,
+                      future.failure if future.is_failed() else "discarded")
+        self.containerizer.forget(container_id)
+
+    def _orphan_containers(self, recovered: set[str]) -> list[RecoveredContainer]:
+        """The checkpointed runs, of any agent of this work directory, that may still have a
+        live executor although no recovered executor owns them: their agent, framework or
+        executor info could not be recovered (`--strict=false`), or they belong to an agent
+        this one does not recover (`slaves/latest` removed). As Mesos's containerizer does
+        with the containers it finds but the agent did not recover, they are destroyed; the
+        containerizer adopts (and so kills) only a process that is that executor."""
+        orphans = []
+        for run in slave_state.checkpointed_runs(self.meta_dir):
+            if run.container_id in recovered:
+                continue
+            try:
+                directory = paths.get_executor_run_path(
+                    self.flags.work_dir, run.slave_id, run.framework_id, run.executor_id,
+                    run.container_id)
+            except ValueError:
+                continue
+            orphans.append(RecoveredContainer(run.container_id, directory, run.forked_pid,
+                                              run.forked_pid_time))
+        return orphans
 
     def _recover_executors(self) -> None:
         """Port of `Slave::_recover`: watch every recovered executor's container, and send

@@ -49,6 +49,7 @@ from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
 
 __all__ = [
+    "CheckpointedRun",
     "ExecutorState",
     "FrameworkState",
     "RecoveryError",
@@ -62,6 +63,7 @@ __all__ = [
     "checkpoint_libprocess_pid",
     "checkpoint_slave_info",
     "checkpoint_task",
+    "checkpointed_runs",
     "compatible",
     "current_boot_id",
     "mark_executor_completed",
@@ -456,6 +458,65 @@ def _recover_task(reader: _Reader, task_dir: str, task_id: str) -> TaskState:
     state.acks = records.acks
     state.errors += records.errors
     return state
+
+
+# ---------------------------------------------------------------------------------------
+# Every run that may still have a live executor, whatever agent it belongs to.
+
+
+@dataclass(frozen=True)
+class CheckpointedRun:
+    """A run (container) found under `slaves/*/.../runs/`: not completed, with a forked pid.
+    Its executor may still run although the agent recovers no executor for it (its agent,
+    framework or executor info could not be recovered, or it belongs to an older agent)."""
+
+    slave_id: str
+    framework_id: str
+    executor_id: str
+    container_id: str
+    forked_pid: int
+    forked_pid_time: float
+
+
+def checkpointed_runs(root_dir: str) -> list[CheckpointedRun]:
+    """Every run under `root_dir` (the `meta` directory) of every agent, framework and
+    executor, that has no `executor.sentinel` and a readable `forked.pid`.
+
+    The agent destroys the executors of those it does not recover, as Mesos's containerizer
+    destroys the containers of its runtime directory the agent did not recover ("orphans").
+    Best effort, and never an error: a file that cannot be read only hides its run.
+    """
+    runs: list[CheckpointedRun] = []
+
+    def entries(directory: str) -> list[str]:
+        try:
+            return sorted(name for name in os.listdir(directory)
+                          if name != paths.LATEST_SYMLINK and not name.startswith("."))
+        except OSError:
+            return []
+
+    slaves = os.path.join(root_dir, paths.SLAVES_DIR)
+    for slave_id in entries(slaves):
+        frameworks = os.path.join(slaves, slave_id, paths.FRAMEWORKS_DIR)
+        for framework_id in entries(frameworks):
+            executors = os.path.join(frameworks, framework_id, paths.EXECUTORS_DIR)
+            for executor_id in entries(executors):
+                runs_dir = os.path.join(executors, executor_id, paths.EXECUTOR_RUNS_DIR)
+                for container_id in entries(runs_dir):
+                    run_dir = os.path.join(runs_dir, container_id)
+                    if os.path.islink(run_dir) or os.path.exists(
+                            os.path.join(run_dir, paths.EXECUTOR_SENTINEL_FILE)):
+                        continue
+                    forked = os.path.join(run_dir, "pids", paths.FORKED_PID_FILE)
+                    try:
+                        pid = int(read_text(forked))
+                        mtime = os.stat(forked).st_mtime
+                    except (OSError, CheckpointError, ValueError):
+                        continue
+                    if pid > 0:
+                        runs.append(CheckpointedRun(slave_id, framework_id, executor_id,
+                                                    container_id, pid, mtime))
+    return runs
 
 
 # ---------------------------------------------------------------------------------------

@@ -317,7 +317,9 @@ class SchedulerProcess(Process):
             elif self.master is None:
                 self._drop_event(from_, event, "no master is detected")
             else:
-                self._cancel_registration_timer()
+                # The registration timer is cancelled by `registered`/`reregistered`, once
+                # they know the event is the leader's: an impostor's SUBSCRIBED must not
+                # stop the driver's retries.
                 framework_id = event.subscribed.framework_id
                 if not self._has_framework_id() or self.failover:
                     self.registered(from_, framework_id, self.master)
@@ -378,7 +380,7 @@ class SchedulerProcess(Process):
             if not event.HasField("error"):
                 self._drop_event(from_, event, "'error' is missing")
                 return
-            self.error(event.error.message)
+            self.framework_error(from_, event.error.message)
         elif kind in (Event.HEARTBEAT, Event.INVERSE_OFFERS, Event.RESCIND_INVERSE_OFFER,
                       Event.UPDATE_OPERATION_STATUS):
             pass
@@ -498,6 +500,13 @@ class SchedulerProcess(Process):
         self._call("frameworkMessage", _copy(executor_id), _copy(slave_id), bytes(data))
 
     def framework_error(self, from_: UPID, message: str) -> None:
+        """FrameworkErrorMessage (or an ERROR event): the driver aborts, but only for its
+        leading master. The C++ driver takes an error from any sender; here one from a
+        deposed master (split brain) or any other process must not kill a healthy
+        framework, as for every other message of the master (mesos-behaviour.md §2.11)."""
+        what = f"framework error message '{message}'"
+        if not (self._check_running(what, from_) and self._from_master(what, from_)):
+            return
         self.error(message)
 
     def error(self, message: str) -> None:
