@@ -35,9 +35,10 @@ def test_no_ambient_time_in_mesos() -> None:
     assert offenders == []
 
 
-def test_mypy_is_clean_on_the_runtime() -> None:
-    """This test ensures that `mypy` (configured in pyproject.toml) passes on `libprocess/`."""
+def test_mypy_is_clean() -> None:
+    """This test ensures that `mypy` (configured in pyproject.toml) passes on `libprocess/`
+    and `mesos/`."""
     result = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary", "-p",
-                             "libprocess"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+                             "libprocess", "-p", "mesos"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -66,10 +66,10 @@ class ExecuteScheduler(Scheduler):
         self.final_state: int | None = None
         self.done = threading.Event()
 
-    def registered(self, driver, frameworkId, masterInfo):  # type: ignore[no-untyped-def]
+    def registered(self, driver, frameworkId, masterInfo):
         print(f"Subscribed with ID {frameworkId.value}", flush=True)
 
-    def resourceOffers(self, driver, offers):  # type: ignore[no-untyped-def]
+    def resourceOffers(self, driver, offers):
         for offer in offers:
             offered = Resources(list(offer.resources))
             if self.launched or not offered.contains(self.needed):
@@ -96,7 +96,7 @@ class ExecuteScheduler(Scheduler):
             driver.launchTasks(offer.id, [task])
             self.launched = True
 
-    def statusUpdate(self, driver, status):  # type: ignore[no-untyped-def]
+    def statusUpdate(self, driver, status):
         state = mesos_pb2.TaskState.Name(status.state)
         print(f"Received status update {state} for task '{status.task_id.value}'",
               flush=True)
@@ -109,7 +109,7 @@ class ExecuteScheduler(Scheduler):
             self.done.set()
             driver.stop()
 
-    def error(self, driver, message):  # type: ignore[no-untyped-def]
+    def error(self, driver, message):
         print(f"Error: {message}", file=sys.stderr, flush=True)
         self.done.set()
 

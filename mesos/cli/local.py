@@ -218,7 +218,7 @@ class LocalCluster:
         of checkpointing frameworks running, waiting for the agent to come back)."""
         for child in reversed(self.children):
             if child.poll() is None:
-                agent = "mesos.agent.main" in child.args
+                agent = isinstance(child.args, list) and "mesos.agent.main" in child.args
                 child.send_signal(signal.SIGUSR1 if agent else signal.SIGTERM)
         deadline = time.monotonic() + 10
         for child in reversed(self.children):

@@ -32,10 +32,10 @@ class TestScheduler(Scheduler):
         self.states: dict[str, int] = {}
         self.done = threading.Event()
 
-    def registered(self, driver, frameworkId, masterInfo):  # type: ignore[no-untyped-def]
+    def registered(self, driver, frameworkId, masterInfo):
         print(f"Registered with framework ID {frameworkId.value}", flush=True)
 
-    def resourceOffers(self, driver, offers):  # type: ignore[no-untyped-def]
+    def resourceOffers(self, driver, offers):
         for offer in offers:
             cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
             mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
@@ -52,7 +52,7 @@ class TestScheduler(Scheduler):
             else:
                 driver.declineOffer(offer.id)
 
-    def _task(self, offer, n: int) -> mesos_pb2.TaskInfo:  # type: ignore[no-untyped-def]
+    def _task(self, offer, n: int) -> mesos_pb2.TaskInfo:
         task = mesos_pb2.TaskInfo()
         task.task_id.value = f"task-{n}"
         task.slave_id.value = offer.slave_id.value
@@ -67,7 +67,7 @@ class TestScheduler(Scheduler):
             resource.allocation_info.role = role
         return task
 
-    def statusUpdate(self, driver, update):  # type: ignore[no-untyped-def]
+    def statusUpdate(self, driver, update):
         state = mesos_pb2.TaskState.Name(update.state)
         print(f"Task {update.task_id.value} is in state {state}"
               + (f" ({update.message})" if update.message else ""), flush=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import queue
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from libprocess import ID, UPID, Process, dispatch, spawn
+from libprocess import spawn
 from mesos.exec import driver as driver_module
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
+from mesos.testing.executor_agent import CommandExecutorOS, ExecutorAgent
 
 FRAMEWORK_ID = "health-framework-0000"
 EXECUTOR_ID = "health-executor"
@@ -95,123 +94,26 @@ def task_info(task_id: str, command: str, check: Any = None,
     return task
 
 
-class FakeAgent(Process):
-    """Stands in for the agent (`slave(N)`) of one command executor: answers its
-    registration, acknowledges every status update (to the update's `pid`) and records the
-    updates' `TaskStatus`es, read in order with `next_status()` from the test's thread."""
+class FakeAgent(ExecutorAgent):
+    """The agent (`slave(N)`) of this directory's command executor (`ExecutorAgent` with its
+    ids): registers it, acknowledges its updates, records them (`next_status()`)."""
 
     def __init__(self, framework: Any = None) -> None:
-        super().__init__(ID.generate("slave"))
-        self.framework = framework if framework is not None else framework_info()
-        self.executor_pid: UPID | None = None
-        self.registrations: queue.Queue[Any] = queue.Queue()
-        self.statuses: queue.Queue[Any] = queue.Queue()
-
-    def initialize(self) -> None:
-        self.install(messages_pb2.RegisterExecutorMessage, self.register_executor)
-        self.install(messages_pb2.StatusUpdateMessage, self.status_update)
-
-    def register_executor(self, from_: UPID, message: Any) -> None:
-        self.executor_pid = from_
-        registered = messages_pb2.ExecutorRegisteredMessage()
-        registered.executor_info.executor_id.value = EXECUTOR_ID
-        registered.executor_info.framework_id.value = FRAMEWORK_ID
-        registered.executor_info.command.value = "mesos-executor"
-        registered.framework_id.value = FRAMEWORK_ID
-        registered.framework_info.CopyFrom(self.framework)
-        registered.slave_id.value = SLAVE_ID
-        registered.slave_info.hostname = "localhost"
-        registered.slave_info.id.value = SLAVE_ID
-        self.send(from_, registered)
-        self.registrations.put(message)
-
-    def status_update(self, from_: UPID, message: Any) -> None:
-        update = message.update
-        ack = messages_pb2.StatusUpdateAcknowledgementMessage()
-        ack.slave_id.value = SLAVE_ID
-        ack.framework_id.CopyFrom(update.framework_id)
-        ack.task_id.CopyFrom(update.status.task_id)
-        ack.uuid = update.uuid
-        self.send(UPID(message.pid), ack)
-        self.statuses.put(update.status)
-
-    # The test's side.
+        super().__init__(framework if framework is not None else framework_info(),
+                         EXECUTOR_ID, SLAVE_ID)
 
     def wait_registered(self, timeout: float = TIMEOUT) -> None:
-        try:
-            self.registrations.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"No executor registered within {timeout} s") from None
+        self.next(messages_pb2.RegisterExecutorMessage, timeout)
 
-    def next_status(self, timeout: float = TIMEOUT) -> Any:
-        try:
-            return self.statuses.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"No status update within {timeout} s") from None
-
-    def _tell(self, message: Any) -> None:
-        assert self.executor_pid is not None, "no executor has registered"
-        dispatch(self, self.send, self.executor_pid, message).get(timeout=TIMEOUT)
-
-    def run_task(self, task: Any) -> None:
-        message = messages_pb2.RunTaskMessage()
-        message.framework_id.value = FRAMEWORK_ID
-        message.framework.CopyFrom(self.framework)
-        message.task.CopyFrom(task)
-        self._tell(message)
-
-    def kill_task(self, task_id: str) -> None:
-        message = messages_pb2.KillTaskMessage()
-        message.framework_id.value = FRAMEWORK_ID
-        message.task_id.value = task_id
-        self._tell(message)
+    def pending_statuses(self) -> int:
+        return self.pending(messages_pb2.StatusUpdateMessage)
 
 
 def executor_environment(agent: FakeAgent, sandbox: Path) -> dict[str, str]:
     """The environment an agent gives its executor, on top of this process's."""
     env = dict(os.environ)
-    env.update({
-        "MESOS_SLAVE_PID": str(agent.upid),
-        "MESOS_SLAVE_ID": SLAVE_ID,
-        "MESOS_FRAMEWORK_ID": FRAMEWORK_ID,
-        "MESOS_EXECUTOR_ID": EXECUTOR_ID,
-        "MESOS_DIRECTORY": str(sandbox),
-        "MESOS_CHECKPOINT": "0",
-    })
+    env.update(agent.environment(str(sandbox)))
     return env
-
-
-class CommandExecutorOS:
-    """`python -m mesos.exec.command_executor` as a real OS process in its own session, as an
-    agent starts it, with its stdout and stderr in the sandbox."""
-
-    def __init__(self, agent: FakeAgent, sandbox: Path) -> None:
-        self.sandbox = sandbox
-        environment = executor_environment(agent, sandbox)
-        environment["PYTHONUNBUFFERED"] = "1"
-        self._stdout = open(sandbox / "stdout", "wb")
-        self._stderr = open(sandbox / "stderr", "wb")
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "mesos.exec.command_executor"], cwd=sandbox,
-            env=environment, stdin=subprocess.DEVNULL, stdout=self._stdout,
-            stderr=self._stderr, start_new_session=True)
-
-    def wait(self, timeout: float = 30.0) -> int:
-        return self.popen.wait(timeout)
-
-    def output(self) -> tuple[str, str]:
-        return ((self.sandbox / "stdout").read_text(errors="replace"),
-                (self.sandbox / "stderr").read_text(errors="replace"))
-
-    def close(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, 9)
-            except OSError:
-                pass
-            self.popen.wait(10)
-        self._stdout.close()
-        self._stderr.close()
 
 
 @pytest.fixture
@@ -222,7 +124,7 @@ def start_command_executor(tmp_path: Path) -> Iterator[Callable[[FakeAgent], Com
     def start(agent: FakeAgent) -> CommandExecutorOS:
         sandbox = tmp_path / f"sandbox-{len(started)}"
         sandbox.mkdir()
-        process = CommandExecutorOS(agent, sandbox)
+        process = CommandExecutorOS(sandbox, agent.environment(str(sandbox)))
         started.append(process)
         return process
 

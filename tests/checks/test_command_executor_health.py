@@ -134,7 +134,7 @@ def test_health_kill_uses_the_kill_policy(clock: Any, kit: Any, harness: Any,
     clock.advance(9.5)
     settle()
     assert (tmp_path / "checks.log").read_text() == "x\n"
-    assert h.agent.statuses.qsize() == 0
+    assert h.agent.pending_statuses() == 0
 
     # 2. The kill policy's grace period ends: SIGKILL.
     clock.advance(0.5)
@@ -166,7 +166,7 @@ def test_healthy_task_reports_once(clock: Any, kit: Any, harness: Any,
     h.checker_idle(checker)
     settle()
     assert (tmp_path / "checks.log").read_text() == "x\n" * 4
-    assert h.agent.statuses.qsize() == 0
+    assert h.agent.pending_statuses() == 0
 
     # 2. The scheduler's kill.
     h.agent.kill_task("t1")
@@ -193,7 +193,7 @@ def test_grace_period_hides_startup_failures(clock: Any, kit: Any, harness: Any,
         settle()
     h.checker_idle(checker)
     settle()
-    assert h.agent.statuses.qsize() == 0
+    assert h.agent.pending_statuses() == 0
 
     # 2. Ready: healthy.
     (tmp_path / "ready").touch()
@@ -230,7 +230,7 @@ def test_health_of_another_task_is_ignored(clock: Any, kit: Any, harness: Any) -
     dispatch(process, process.task_health_updated, report).get(10)
     settle()
 
-    assert h.agent.statuses.qsize() == 0
+    assert h.agent.pending_statuses() == 0
     assert h.checker() is not None
 
 

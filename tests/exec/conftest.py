@@ -13,10 +13,7 @@ resort (SIGKILL to its own process group) must never reach the test runner.
 
 from __future__ import annotations
 
-import os
 import queue
-import subprocess
-import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -26,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from libprocess import ID, UPID, Process, dispatch, spawn
+from libprocess import UPID, Process, spawn
 from mesos.exec import driver as driver_module
 from mesos.exec.driver import MesosExecutorDriver
 from mesos.interface import Executor, mesos_pb2
-from mesos.protos.messages import messages_pb2
+from mesos.testing.executor_agent import CommandExecutorOS, ExecutorAgent
 
 FRAMEWORK_ID = "fake-framework-0000"
 EXECUTOR_ID = "fake-executor"
@@ -91,112 +88,16 @@ def task_status(task_id: str, state: int, message: str | None = None) -> Any:
     return status
 
 
-class FakeAgent(Process):
-    """Stands in for the agent (`slave(N)`): records every message an executor sends it,
-    answers `RegisterExecutorMessage` with `ExecutorRegisteredMessage` (unless
-    `auto_register` is off) and acknowledges every status update to the update's `pid`
-    (unless `auto_acknowledge` is off). Runs on its own thread; `next`, `tell` and
-    `acknowledge` are safe from the test's thread."""
+class FakeAgent(ExecutorAgent):
+    """The agent (`slave(N)`) of this directory's executor (`ExecutorAgent` with its ids):
+    records what the executor sends, registers it and acknowledges its updates unless told
+    not to."""
 
     def __init__(self, id: str | None = None, *, framework: Any = None,
                  auto_register: bool = True, auto_acknowledge: bool = True) -> None:
-        super().__init__(id or ID.generate("slave"))
-        self.framework = framework if framework is not None else framework_info()
-        self.auto_register = auto_register
-        self.auto_acknowledge = auto_acknowledge
-        self.executor_pid: UPID | None = None
-        self._lock = threading.Lock()
-        self._queues: defaultdict[str, queue.Queue[tuple[UPID, Any]]] = defaultdict(
-            queue.Queue)
-
-    def initialize(self) -> None:
-        self.install(messages_pb2.RegisterExecutorMessage, self.register_executor)
-        self.install(messages_pb2.ReregisterExecutorMessage, self.reregister_executor)
-        self.install(messages_pb2.StatusUpdateMessage, self.status_update)
-        self.install(messages_pb2.ExecutorToFrameworkMessage, self.record)
-
-    @property
-    def slave_info(self) -> Any:
-        info = mesos_pb2.SlaveInfo(hostname="localhost")
-        info.id.value = SLAVE_ID
-        return info
-
-    def registered_message(self) -> Any:
-        message = messages_pb2.ExecutorRegisteredMessage()
-        message.executor_info.CopyFrom(executor_info())
-        message.framework_id.value = FRAMEWORK_ID
-        message.framework_info.CopyFrom(self.framework)
-        message.slave_id.value = SLAVE_ID
-        message.slave_info.CopyFrom(self.slave_info)
-        return message
-
-    def register_executor(self, from_: UPID, message: Any) -> None:
-        self.executor_pid = from_
-        self.record(from_, message)
-        if self.auto_register:
-            self.send(from_, self.registered_message())
-
-    def reregister_executor(self, from_: UPID, message: Any) -> None:
-        self.executor_pid = from_
-        self.record(from_, message)
-
-    def status_update(self, from_: UPID, message: Any) -> None:
-        self.record(from_, message)
-        if self.auto_acknowledge:
-            self.send(UPID(message.pid), self.acknowledgement(message.update))
-
-    def record(self, from_: UPID, message: Any) -> None:
-        self._queues[message.DESCRIPTOR.full_name].put((from_, message))
-
-    @staticmethod
-    def acknowledgement(update: Any) -> Any:
-        ack = messages_pb2.StatusUpdateAcknowledgementMessage()
-        ack.slave_id.value = SLAVE_ID
-        ack.framework_id.CopyFrom(update.framework_id)
-        ack.task_id.CopyFrom(update.status.task_id)
-        ack.uuid = update.uuid
-        return ack
-
-    # The test's side.
-
-    def next(self, kind: type[Any], timeout: float = TIMEOUT) -> Any:
-        """The next message of type `kind` received (waits up to `timeout` seconds)."""
-        try:
-            return self._queues[kind.DESCRIPTOR.full_name].get(timeout=timeout)[1]
-        except queue.Empty:
-            raise AssertionError(f"No {kind.DESCRIPTOR.name} within {timeout} s") from None
-
-    def pending(self, kind: type[Any]) -> int:
-        """How many messages of type `kind` were received and not read by `next`."""
-        return self._queues[kind.DESCRIPTOR.full_name].qsize()
-
-    def tell(self, to: UPID | str | None, message: Any) -> None:
-        """Sends `message` from this agent (on its own thread) to `to` (the executor)."""
-        target = to if to is not None else self.executor_pid
-        assert target is not None, "no executor has registered with this agent"
-        dispatch(self, self.send, target, message).get(timeout=TIMEOUT)
-
-    def acknowledge(self, update: Any) -> None:
-        self.tell(self.executor_pid, self.acknowledgement(update))
-
-    def run_task(self, task: Any) -> None:
-        message = messages_pb2.RunTaskMessage()
-        message.framework_id.value = FRAMEWORK_ID
-        message.framework.CopyFrom(self.framework)
-        message.task.CopyFrom(task)
-        self.tell(None, message)
-
-    def kill_task(self, task_id: str) -> None:
-        message = messages_pb2.KillTaskMessage()
-        message.framework_id.value = FRAMEWORK_ID
-        message.task_id.value = task_id
-        self.tell(None, message)
-
-    def shutdown_executor(self) -> None:
-        message = messages_pb2.ShutdownExecutorMessage()
-        message.framework_id.value = FRAMEWORK_ID
-        message.executor_id.value = EXECUTOR_ID
-        self.tell(None, message)
+        super().__init__(framework if framework is not None else framework_info(),
+                         EXECUTOR_ID, SLAVE_ID, id=id, auto_register=auto_register,
+                         auto_acknowledge=auto_acknowledge)
 
 
 class RecordingExecutor(Executor):
@@ -302,45 +203,6 @@ def start_driver(drivers: list[MesosExecutorDriver], tmp_path: Path
 # Integration: the command executor as a real OS process.
 
 
-class CommandExecutorOS:
-    """`python -m mesos.exec.command_executor` in its own session, its stdout and stderr
-    in `sandbox/stdout` and `sandbox/stderr`, as an agent starts it."""
-
-    def __init__(self, agent: FakeAgent, sandbox: Path, drop: tuple[str, ...] = (),
-                 **env: str) -> None:
-        self.sandbox = sandbox
-        environment = dict(os.environ)
-        environment.update(executor_environment(agent, sandbox, **env))
-        environment["PYTHONUNBUFFERED"] = "1"
-        for name in drop:
-            environment.pop(name, None)
-        self._stdout = open(sandbox / "stdout", "wb")
-        self._stderr = open(sandbox / "stderr", "wb")
-        # Its own session, as the agent's containerizer does: the executor's last resort
-        # kills its own process group, which must not be the test runner's.
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "mesos.exec.command_executor"], cwd=sandbox,
-            env=environment, stdin=subprocess.DEVNULL, stdout=self._stdout,
-            stderr=self._stderr, start_new_session=True)
-
-    def wait(self, timeout: float = 30.0) -> int:
-        return self.popen.wait(timeout)
-
-    def output(self) -> tuple[str, str]:
-        return ((self.sandbox / "stdout").read_text(errors="replace"),
-                (self.sandbox / "stderr").read_text(errors="replace"))
-
-    def close(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, 9)
-            except OSError:
-                pass
-            self.popen.wait(10)
-        self._stdout.close()
-        self._stderr.close()
-
-
 @pytest.fixture
 def start_command_executor(tmp_path: Path) -> Iterator[Callable[..., CommandExecutorOS]]:
     started: list[CommandExecutorOS] = []
@@ -349,7 +211,10 @@ def start_command_executor(tmp_path: Path) -> Iterator[Callable[..., CommandExec
         """Starts one; `drop` names variables to leave out of its environment."""
         sandbox = tmp_path / f"sandbox-{len(started)}"
         sandbox.mkdir()
-        process = CommandExecutorOS(agent, sandbox, drop, **env)
+        environment = executor_environment(agent, sandbox, **env)
+        for name in drop:
+            environment.pop(name, None)
+        process = CommandExecutorOS(sandbox, environment)
         started.append(process)
         return process
 

@@ -21,7 +21,7 @@ from mesos.protos.messages import messages_pb2
 
 
 def _ack(kit: Any, update: Any, **fields: Any) -> Any:
-    ack = kit.FakeAgent.acknowledgement(update)
+    ack = kit.FakeAgent().acknowledgement(update)
     ack.task_id.value = fields.pop("task_id", update.status.task_id.value)
     ack.uuid = fields.pop("uuid", update.uuid)
     assert not fields

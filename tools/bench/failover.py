@@ -40,7 +40,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +50,11 @@ from libprocess import UPID, Process, defer, delay
 from mesos.common.resources import Resources
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
+from mesos.testing.simulated_agent import registration, status_update
 
 MESOS_VERSION = "1.12.0"
 AGENT_RESOURCES = "cpus:4;mem:4096;disk:4096;ports:[31000-32000]"
 TASK_RESOURCES = "cpus:0.1;mem:32"
-CAPABILITIES = (mesos_pb2.SlaveInfo.Capability.MULTI_ROLE,
-                mesos_pb2.SlaveInfo.Capability.HIERARCHICAL_ROLE,
-                mesos_pb2.SlaveInfo.Capability.RESERVATION_REFINEMENT)
 REGISTER_RETRY_MAX = 60.0
 
 _print_lock = threading.Lock()
@@ -113,15 +110,8 @@ class SimulatedAgent(Process):
     def register(self, epoch: int, bound: float) -> None:
         if epoch != self.epoch or self.registered or self.master is None:
             return
-        if self.info.HasField("id"):
-            message: Any = messages_pb2.ReregisterSlaveMessage(slave=self.info,
-                                                               version=MESOS_VERSION)
-            message.tasks.extend(self.tasks.values())
-            message.frameworks.extend(self.frameworks.values())
-        else:
-            message = messages_pb2.RegisterSlaveMessage(slave=self.info, version=MESOS_VERSION)
-        message.agent_capabilities.extend(
-            mesos_pb2.SlaveInfo.Capability(type=c) for c in CAPABILITIES)
+        message = registration(self.info, self.tasks.values(), self.frameworks.values(),
+                               version=MESOS_VERSION)
         self.send(self.master, message)
         bound = min(bound, REGISTER_RETRY_MAX)
         delay(bound * random.random(), self, self.register, epoch, bound * 2)
@@ -151,18 +141,9 @@ class SimulatedAgent(Process):
         task.resources.extend(info.resources)
         self.tasks[info.task_id.value] = task
         self.frameworks[message.framework_id.value] = message.framework
-        update_uuid = uuid.uuid4().bytes
-        update = messages_pb2.StatusUpdate(framework_id=message.framework_id,
-                                           slave_id=self.info.id, timestamp=time.time(),
-                                           uuid=update_uuid,
-                                           latest_state=mesos_pb2.TASK_RUNNING)
+        update = status_update(message.framework_id, self.info.id, info.task_id,
+                               mesos_pb2.TASK_RUNNING)
         status = update.status
-        status.task_id.CopyFrom(info.task_id)
-        status.state = mesos_pb2.TASK_RUNNING
-        status.source = mesos_pb2.TaskStatus.SOURCE_EXECUTOR
-        status.uuid = update_uuid
-        status.slave_id.CopyFrom(self.info.id)
-        status.timestamp = time.time()
         task.statuses.add().CopyFrom(status)
         self.send(from_, messages_pb2.StatusUpdateMessage(update=update, pid=str(self.upid)))
 

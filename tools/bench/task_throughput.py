@@ -24,15 +24,16 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import libprocess
-from libprocess import UPID, Process
+from libprocess import UPID
 from mesos.cli.local import LocalCluster, http_json
 from mesos.interface import Scheduler, mesos_pb2
 from mesos.native import MesosSchedulerDriver
 from mesos.protos.messages import messages_pb2
+from mesos.testing.simulated_agent import SimulatedAgent
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH_FRAMEWORK = ROOT / "tests" / "integration" / "batch_framework.py"
@@ -67,75 +68,26 @@ def task_throughput(tasks: int) -> None:
         cluster.stop()
 
 
-class SimulatedAgent(Process):
-    """Registers with the master, then answers each RunTaskMessage with a stream of
-    TASK_RUNNING updates, one in flight per task (sent when the previous one is acked)."""
+class CountingAgent(SimulatedAgent):
+    """Runs each task as `updates_per_task` TASK_RUNNING updates (one in flight per task)
+    and counts the acknowledged ones; `done` is set when all `total` are."""
 
     def __init__(self, master: UPID, updates_per_task: int) -> None:
-        super().__init__("slave(1)")
-        self.master = master
-        self.updates_per_task = updates_per_task
-        self.slave_id = ""
-        self.remaining: dict[str, int] = {}
-        self.runs: dict[str, messages_pb2.RunTaskMessage] = {}
-        self.head: dict[str, bytes] = {}
+        super().__init__(master, resources=(("cpus", 1000.0), ("mem", 1_000_000.0)),
+                         script=[mesos_pb2.TASK_RUNNING] * updates_per_task)
         self.acked = 0
         self.first_update = 0.0
         self.done = threading.Event()
         self.total = 0
 
-    def initialize(self) -> None:
-        self.install(messages_pb2.SlaveRegisteredMessage, self.registered)
-        self.install(messages_pb2.PingSlaveMessage, self.ping)
-        self.install(messages_pb2.RunTaskMessage, self.run_task)
-        self.install(messages_pb2.StatusUpdateAcknowledgementMessage, self.acknowledged)
-        message = messages_pb2.RegisterSlaveMessage(version="1.12.0")
-        message.slave.hostname = "simulated"
-        for name, amount in (("cpus", 1000.0), ("mem", 1_000_000.0)):
-            resource = message.slave.resources.add(name=name, type=mesos_pb2.Value.SCALAR)
-            resource.scalar.value = amount
-        for capability in ("MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"):
-            message.agent_capabilities.add().type = getattr(
-                mesos_pb2.SlaveInfo.Capability, capability)
-        self.send(self.master, message)
-
-    def registered(self, sender: UPID, message: messages_pb2.SlaveRegisteredMessage) -> None:
-        self.slave_id = message.slave_id.value
-
-    def ping(self, sender: UPID, message: messages_pb2.PingSlaveMessage) -> None:
-        self.send(sender, messages_pb2.PongSlaveMessage())
-
-    def run_task(self, sender: UPID, run: messages_pb2.RunTaskMessage) -> None:
-        task_id = run.task.task_id.value
-        self.runs[task_id] = run
-        self.remaining[task_id] = self.updates_per_task
+    def script(self, run: messages_pb2.RunTaskMessage) -> Sequence[int]:
         if not self.first_update:
             self.first_update = time.perf_counter()
-        self.forward(task_id)
+        return self.states
 
-    def forward(self, task_id: str) -> None:
-        run = self.runs[task_id]
-        update = messages_pb2.StatusUpdate(uuid=uuid.uuid4().bytes,
-                                           timestamp=libprocess.clock.now())
-        update.framework_id.CopyFrom(run.framework.id)
-        update.slave_id.value = self.slave_id
-        update.status.task_id.CopyFrom(run.task.task_id)
-        update.status.state = mesos_pb2.TASK_RUNNING
-        update.status.uuid = update.uuid
-        self.head[task_id] = update.uuid
-        self.send(self.master, messages_pb2.StatusUpdateMessage(update=update,
-                                                                pid=str(self.upid)))
-
-    def acknowledged(self, sender: UPID,
-                     ack: messages_pb2.StatusUpdateAcknowledgementMessage) -> None:
-        task_id = ack.task_id.value
-        if self.head.get(task_id) != ack.uuid:
-            return
+    def on_acknowledged(self, task_id: str, update: messages_pb2.StatusUpdate) -> None:
         self.acked += 1
-        self.remaining[task_id] -= 1
-        if self.remaining[task_id] > 0:
-            self.forward(task_id)
-        elif self.acked == self.total:
+        if self.acked == self.total:
             self.done.set()
 
 
@@ -143,7 +95,7 @@ class Launcher(Scheduler):
     def __init__(self, tasks: int) -> None:
         self.tasks = tasks
 
-    def resourceOffers(self, driver, offers):  # type: ignore[no-untyped-def]
+    def resourceOffers(self, driver, offers):
         for offer in offers:
             if not self.tasks:
                 driver.declineOffer(offer.id)
@@ -167,7 +119,7 @@ def update_throughput(tasks: int, per_task: int) -> None:
     try:
         cluster.start()
         master_pid = UPID(http_json(f"http://{cluster.master}/master/state")["pid"])  # type: ignore
-        agent = SimulatedAgent(master_pid, per_task)
+        agent = CountingAgent(master_pid, per_task)
         agent.total = tasks * per_task
         libprocess.spawn(agent)
         framework = mesos_pb2.FrameworkInfo(user="bench", name="update throughput")

@@ -1,0 +1,1 @@
+"""Test and benchmark support that speaks the Mesos protocols (not used by the daemons)."""
