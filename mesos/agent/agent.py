@@ -1851,48 +1851,68 @@ class Agent(Process):
             None, mesos_pb2.TASK_FAILED, TaskStatus.REASON_EXECUTOR_REGISTRATION_TIMEOUT,
             f"Executor did not register within {timeout}")
 
+    def _refuse_executor(self, to: UPID, framework_id: Any, executor_id: Any,
+                         reason: str) -> None:
+        log.warning("Shutting down executor '%s' of framework %s because %s",
+                    executor_id.value, framework_id.value, reason)
+        self.send(to, messages_pb2.ShutdownExecutorMessage(executor_id=executor_id,
+                                                           framework_id=framework_id))
+
+    def _awaited_executor(self, from_: UPID, framework_id: Any,
+                          executor_id: Any) -> tuple[Framework, Executor] | None:
+        """The framework and executor a (re)registering executor says it is, when this agent
+        waits for that executor to (re)register; otherwise the executor is told to shut
+        down (ShutdownExecutorMessage) and the answer is None."""
+        framework = self.frameworks.get(framework_id.value)
+        reason = None
+        executor = None
+        if framework is None:
+            reason = "the framework is unknown"
+        elif framework.state is FrameworkState.TERMINATING:
+            reason = "the framework is terminating"
+        else:
+            executor = framework.get_executor(executor_id.value)
+            if executor is None:
+                reason = "the executor is unknown"
+            elif executor.state is not ExecutorState.REGISTERING:
+                reason = f"it is in unexpected state {executor.state.value}"
+        if reason is not None:
+            self._refuse_executor(from_, framework_id, executor_id, reason)
+            return None
+        assert framework is not None and executor is not None
+        return framework, executor
+
+    def _connect_executor(self, framework: Framework, executor: Executor, pid: UPID,
+                          checkpoint_pid: bool) -> bool:
+        """The executor runs at `pid`: linked, and (for a checkpointing framework, when
+        asked) its pid checkpointed, where a restarted agent finds it to reconnect. False
+        if that checkpoint failed (the agent is then on its way out)."""
+        executor.state = ExecutorState.RUNNING
+        executor.pid = pid
+        self.link(pid)
+        return not (checkpoint_pid and executor.checkpoint and not self.checkpoint(
+            "executor pid", slave_state.checkpoint_libprocess_pid, self.meta_dir,
+            self.info.id, framework.id, executor.info.executor_id, executor.container_id,
+            pid))
+
     def register_executor(self, from_: UPID, framework_id: Any, executor_id: Any) -> None:
         """Port of `Slave::registerExecutor` (RegisterExecutorMessage): answers
         ExecutorRegisteredMessage and sends the queued tasks, or tells an executor nobody
         expects to shut down."""
         log.info("Got registration for executor '%s' of framework %s from %s",
                  executor_id.value, framework_id.value, from_)
-
-        def refuse(reason: str) -> None:
-            log.warning("Shutting down executor '%s' of framework %s because %s",
-                        executor_id.value, framework_id.value, reason)
-            self.send(from_, messages_pb2.ShutdownExecutorMessage(
-                executor_id=executor_id, framework_id=framework_id))
-
         if self.state is State.RECOVERING:
-            refuse("the agent is still recovering")
+            self._refuse_executor(from_, framework_id, executor_id,
+                                  "the agent is still recovering")
             return
         if self.state is State.TERMINATING:
-            refuse("the agent is terminating")
+            self._refuse_executor(from_, framework_id, executor_id, "the agent is terminating")
             return
-        framework = self.frameworks.get(framework_id.value)
-        if framework is None:
-            refuse("the framework does not exist")
+        awaited = self._awaited_executor(from_, framework_id, executor_id)
+        if awaited is None:
             return
-        if framework.state is FrameworkState.TERMINATING:
-            refuse("the framework is terminating")
-            return
-        executor = framework.get_executor(executor_id.value)
-        if executor is None:
-            refuse("the executor is unexpected")
-            return
-        if executor.state is not ExecutorState.REGISTERING:
-            refuse(f"it is in unexpected state {executor.state.value}")
-            return
-
-        executor.state = ExecutorState.RUNNING
-        executor.pid = from_
-        self.link(from_)
-        # Where a restarted agent finds the executor to reconnect.
-        if executor.checkpoint and not self.checkpoint(
-                "executor pid", slave_state.checkpoint_libprocess_pid, self.meta_dir,
-                self.info.id, framework.id, executor.info.executor_id, executor.container_id,
-                from_):
+        framework, executor = awaited
+        if not self._connect_executor(framework, executor, from_, checkpoint_pid=True):
             return
 
         # An executor with nothing left to run (its tasks were killed meanwhile) is told to
@@ -1924,41 +1944,18 @@ class Agent(Process):
         and waits for that executor."""
         log.info("Received re-registration message from executor '%s' of framework %s",
                  executor_id.value, framework_id.value)
-
-        def refuse(reason: str) -> None:
-            log.warning("Shutting down executor '%s' of framework %s because %s",
-                        executor_id.value, framework_id.value, reason)
-            self.send(from_, messages_pb2.ShutdownExecutorMessage(
-                executor_id=executor_id, framework_id=framework_id))
-
         if self.state is not State.RECOVERING:
-            refuse(f"the agent is not in recovery mode ({self.state.value})")
+            self._refuse_executor(from_, framework_id, executor_id,
+                                  f"the agent is not in recovery mode ({self.state.value})")
             return
-        framework = self.frameworks.get(framework_id.value)
-        if framework is None:
-            refuse("the framework is unknown")
+        awaited = self._awaited_executor(from_, framework_id, executor_id)
+        if awaited is None:
             return
-        if framework.state is FrameworkState.TERMINATING:
-            refuse("the framework is terminating")
-            return
-        executor = framework.get_executor(executor_id.value)
-        if executor is None:
-            refuse("the executor is unknown")
-            return
-        if executor.state is not ExecutorState.REGISTERING:
-            refuse(f"it is in unexpected state {executor.state.value}")
-            return
-
+        framework, executor = awaited
         # The executor keeps its pid across agent restarts; one that moved (an executor
         # that never had its pid checkpointed) is checkpointed now.
-        moved = executor.pid != from_
-        executor.state = ExecutorState.RUNNING
-        executor.pid = from_
-        self.link(from_)
-        if moved and executor.checkpoint and not self.checkpoint(
-                "executor pid", slave_state.checkpoint_libprocess_pid, self.meta_dir,
-                self.info.id, framework.id, executor.info.executor_id, executor.container_id,
-                from_):
+        if not self._connect_executor(framework, executor, from_,
+                                      checkpoint_pid=executor.pid != from_):
             return
         message = messages_pb2.ExecutorReregisteredMessage()
         message.slave_id.CopyFrom(self.info.id)
