@@ -61,6 +61,7 @@ from mesos.agent.status_update_manager import (
 )
 from mesos.common.attributes import parse_attributes
 from mesos.common.durations import format_duration
+from mesos.common.framework_info import framework_roles, has_capability
 from mesos.common.resources import Resources
 from mesos.detector import (
     MASTER_DETECTOR_ZK_SESSION_TIMEOUT,
@@ -218,19 +219,8 @@ def create_task(task: Any, state: Any, framework_id: Any) -> Any:
     return t
 
 
-def framework_roles(info: Any) -> set[str]:
-    """The roles a framework subscribes with (`protobuf::framework::getRoles`)."""
-    if framework_has_capability(info, mesos_pb2.FrameworkInfo.Capability.MULTI_ROLE):
-        return set(info.roles)
-    return {info.role or "*"}
-
-
-def framework_has_capability(info: Any, capability: int) -> bool:
-    return any(c.type == capability for c in info.capabilities)
-
-
 def _partition_aware(info: Any) -> bool:
-    return framework_has_capability(info, mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE)
+    return has_capability(info, mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE)
 
 
 # ---------------------------------------------------------------------------------------

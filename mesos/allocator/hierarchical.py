@@ -36,6 +36,7 @@ from mesos.allocator.allocator import (
     OfferCallback,
 )
 from mesos.allocator.sorter import DRFSorter
+from mesos.common.framework_info import framework_roles
 from mesos.common.resources import Resources, ResourcesError
 from mesos.protos.mesos import mesos_pb2
 
@@ -71,14 +72,6 @@ _EMPTY = Resources()
 
 # `offerable[framework_id][role][slave_id]`: what one allocation run offers.
 Offerable = dict[str, dict[str, dict[str, Resources]]]
-
-
-def framework_roles(info: mesos_pb2.FrameworkInfo) -> frozenset[str]:
-    """The roles of a framework (port of `protobuf::framework::getRoles`): `roles` for a
-    MULTI_ROLE framework, else the legacy `role` (default `*`)."""
-    if any(c.type == _FrameworkCapability.MULTI_ROLE for c in info.capabilities):
-        return frozenset(info.roles)
-    return frozenset({info.role})
 
 
 def _scalar_quantities(resources: Resources) -> dict[str, float]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from libprocess import UPID
+from mesos.common.framework_info import framework_roles, has_capability
 from mesos.common.resources import Resources
 from mesos.protos.mesos import mesos_pb2
 
@@ -54,17 +55,6 @@ def holds_resources(task: Any) -> bool:
 
 def task_resources(task: Any) -> Resources:
     return Resources(task.resources)
-
-
-def has_capability(info: Any, capability: int) -> bool:
-    return any(c.type == capability for c in info.capabilities)
-
-
-def framework_roles(info: Any) -> set[str]:
-    """The roles a framework subscribes with (`protobuf::framework::getRoles`)."""
-    if has_capability(info, Capability.MULTI_ROLE):
-        return set(info.roles)
-    return {info.role}
 
 
 class FrameworkState(enum.Enum):
@@ -123,7 +113,7 @@ class Framework:
     # -- identity --------------------------------------------------------------------------
 
     @property
-    def roles(self) -> set[str]:
+    def roles(self) -> frozenset[str]:
         return framework_roles(self.info)
 
     @property

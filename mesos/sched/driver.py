@@ -33,6 +33,7 @@ from libprocess import UPID, Future, Process, UPIDError, clock, defer, delay, di
 from libprocess import terminate as _terminate
 from libprocess.clock import Timer
 from mesos.common.durations import parse_duration
+from mesos.common.framework_info import framework_roles
 from mesos.interface import SchedulerDriver
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.mesos.scheduler import scheduler_pb2
@@ -659,7 +660,7 @@ class SchedulerProcess(Process):
         if roles:
             self.suppressed_roles.update(roles)
         else:
-            self.suppressed_roles = set(self.framework.roles)
+            self.suppressed_roles = set(framework_roles(self.framework))
         if not self.connected or self.master_pid is None:
             log.debug("Ignoring SUPPRESS as master is disconnected; the suppressed roles "
                       "will be sent to the master when the driver registers again")

@@ -238,6 +238,7 @@ def test_agent_that_misses_pings_is_marked_unreachable(kit, clock, master, start
     run.get(kit.TIMEOUT)
     update = future_message(messages_pb2.StatusUpdateMessage, master, scheduler)
 
+    settle()  # The agent's observer (spawned off the master's thread) pings.
     for _ in range(4):
         clock.advance(15)
         settle()
@@ -257,6 +258,7 @@ def test_agent_that_misses_pings_is_marked_unreachable(kit, clock, master, start
 def test_agent_answering_pings_stays(kit, clock, master, start_agent):
     """This test ensures that an agent answering pings is never marked unreachable."""
     agent = start_agent(master)
+    settle()  # The agent's observer (spawned off the master's thread) pings.
     for _ in range(8):
         clock.advance(15)
         settle()
@@ -275,6 +277,7 @@ def test_unreachable_agent_comes_back(kit, clock, master, start_agent, start_sch
     libprocess.dispatch(scheduler, scheduler.call, kit.accept_call(
         [offer.id.value], [kit.task_info("t1", agent.slave_id)]))
     run.get(kit.TIMEOUT)
+    settle()  # The agent's observer (spawned off the master's thread) pings.
     for _ in range(5):
         clock.advance(15)
         settle()

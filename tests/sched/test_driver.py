@@ -601,6 +601,24 @@ def test_suppressed_roles_are_sent_on_reregistration(clock: Any, master: Any,
     assert list(call.update_framework.suppressed_roles) == ["web"]
 
 
+def test_suppressing_every_role_of_a_single_role_framework_is_remembered(
+        clock: Any, master: Any, detector: Any, scheduler: Any, kit: Any) -> None:
+    """This test ensures that `suppressOffers()` (every role) of a framework with one legacy
+    `role` remembers that role as suppressed, so the SUBSCRIBE after a reconnection keeps
+    it suppressed (the framework's `roles` list is empty: it is not MULTI_ROLE)."""
+    driver = kit.register(scheduler, detector, kit.framework_info(role="batch"))
+    disconnected = scheduler.expect("disconnected")
+    inject_exited(master, driver.process)
+    disconnected.get(timeout=TIMEOUT)
+    settle()
+
+    driver.suppressOffers()
+    resubscribe = master.future_call(Call.SUBSCRIBE)
+    detector.appoint(master.upid)
+    _, call = resubscribe.get(timeout=TIMEOUT)
+    assert list(call.subscribe.suppressed_roles) == ["batch"]
+
+
 def test_scheduler_events_are_understood(clock: Any, master: Any, detector: Any,
                                          scheduler: Any, kit: Any) -> None:
     """This test ensures that the driver also handles `mesos.scheduler.Event`s from the
