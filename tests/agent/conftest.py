@@ -11,14 +11,19 @@ registers, so the test drives the executor side of the protocol exactly.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import threading
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import psutil
 import pytest
 
 import libprocess
@@ -30,6 +35,9 @@ from mesos.agent.flags import AgentFlags
 from mesos.common.resources import Resources
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
+
+TaskStatus = mesos_pb2.TaskStatus
+PARTITION_AWARE = mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE
 
 TIMEOUT = 30.0
 SLAVE_ID = "agent-S0"
@@ -255,6 +263,117 @@ def master() -> Iterator[FakeMaster]:
     yield fake
 
 
+
+
+# Checkpointing frameworks and executors that outlive their agents (recovery tests).
+
+
+class ReconnectingExecutor(Process):
+    """An executor driven by the test that outlives agents: registers with the agent for
+    `executor_id`, records every message agents send it, sends the status updates the test
+    asks for, and answers a restarted agent's ReconnectExecutorMessage (unless `answer` is
+    False) with a ReregisterExecutorMessage carrying `unacked_tasks` and `unacked_updates`,
+    as the executor driver does. Runs on its own thread."""
+
+    def __init__(self, agent: UPID, framework_id: str, executor_id: str) -> None:
+        super().__init__(ID.generate("executor"))
+        self.agent = agent
+        self.framework_id = framework_id
+        self.executor_id = executor_id
+        self.answer = True
+        self.unacked_tasks: list[Any] = []
+        self.unacked_updates: list[Any] = []
+        self._lock = threading.Lock()
+        self.received: list[Any] = []
+
+    def initialize(self) -> None:
+        for message in (messages_pb2.ExecutorRegisteredMessage,
+                        messages_pb2.ExecutorReregisteredMessage, messages_pb2.RunTaskMessage,
+                        messages_pb2.KillTaskMessage,
+                        messages_pb2.StatusUpdateAcknowledgementMessage,
+                        messages_pb2.ShutdownExecutorMessage):
+            self.install(message, self.record)
+        self.install(messages_pb2.ReconnectExecutorMessage, self.reconnect)
+        register = messages_pb2.RegisterExecutorMessage()
+        register.framework_id.value = self.framework_id
+        register.executor_id.value = self.executor_id
+        self.send(self.agent, register)
+
+    def record(self, from_: UPID, message: Any) -> None:
+        with self._lock:
+            self.received.append(message)
+
+    def reconnect(self, from_: UPID, message: Any) -> None:
+        self.record(from_, message)
+        if not self.answer:
+            return
+        self.agent = from_
+        reregister = messages_pb2.ReregisterExecutorMessage()
+        reregister.framework_id.value = self.framework_id
+        reregister.executor_id.value = self.executor_id
+        reregister.tasks.extend(self.unacked_tasks)
+        reregister.updates.extend(self.unacked_updates)
+        self.send(from_, reregister)
+
+    def messages(self, cls: type) -> list[Any]:
+        with self._lock:
+            return [m for m in self.received if isinstance(m, cls)]
+
+    def make_update(self, task_id: str, state: int, slave_id: str) -> Any:
+        update = messages_pb2.StatusUpdate()
+        update.framework_id.value = self.framework_id
+        update.executor_id.value = self.executor_id
+        update.slave_id.value = slave_id
+        update.status.task_id.value = task_id
+        update.status.state = state  # type: ignore[assignment]
+        update.status.source = TaskStatus.SOURCE_EXECUTOR
+        update.status.slave_id.value = slave_id
+        update.timestamp = 1.0
+        update.uuid = uuid.uuid4().bytes
+        return update
+
+    def send_update(self, update: Any) -> None:
+        message = messages_pb2.StatusUpdateMessage(update=update, pid=str(self.upid))
+        libprocess.dispatch(self, lambda: self.send(self.agent, message)).get(30.0)
+
+
+@pytest.fixture
+def leftovers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Kills, after the test, the executors that outlived their agents (their sandboxes are
+    under the test's directory) and the processes the test started itself."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    root = os.path.realpath(tmp_path)
+    for process in psutil.process_iter():
+        try:
+            directory = process.environ().get("MESOS_DIRECTORY", "")
+        except (psutil.Error, OSError):
+            continue
+        if os.path.realpath(directory).startswith(root + os.sep):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    for child in started:
+        child.kill()
+        child.wait(10)
+
+
+def checkpointing_framework(framework_id: str = "framework-0001", partition_aware: bool = False
+                   ) -> Any:
+    info = mesos_pb2.FrameworkInfo(user="test", name="checkpointing", checkpoint=True)
+    info.id.value = framework_id
+    if partition_aware:
+        info.capabilities.add().type = PARTITION_AWARE
+    return info
+
+
+def agent_executor(agent: Agent, framework_id: str, executor_id: str) -> Any:
+    """The agent's books about an executor (None if it has none); read on its thread."""
+    framework = agent.frameworks.get(framework_id)
+    return None if framework is None else framework.executors.get(executor_id)
+
+
 @pytest.fixture
 def kit() -> SimpleNamespace:
     """The helpers above, for test modules (which cannot import this conftest)."""
@@ -263,4 +382,6 @@ def kit() -> SimpleNamespace:
         command_task=command_task, executor_task=executor_task,
         run_task_message=run_task_message, make_flags=make_flags, start_agent=start_agent,
         read_agent=read_agent, http_get=http_get, TIMEOUT=TIMEOUT, SLAVE_ID=SLAVE_ID,
-        FRAMEWORK_ID=FRAMEWORK_ID, AGENT_RESOURCES=AGENT_RESOURCES)
+        FRAMEWORK_ID=FRAMEWORK_ID, AGENT_RESOURCES=AGENT_RESOURCES,
+        ReconnectingExecutor=ReconnectingExecutor,
+        checkpointing_framework=checkpointing_framework, agent_executor=agent_executor)

@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +23,6 @@ import psutil
 import pytest
 
 import libprocess
-from libprocess import ID, UPID, Process
 from libprocess.clock import Clock
 from libprocess.testing import await_condition, expect_no_message, future_message, settle
 from mesos.agent import paths
@@ -41,121 +38,27 @@ TaskStatus = mesos_pb2.TaskStatus
 GARBAGE = b"\xde\xad\xbe\xef" + b"\x00\xff not a protobuf \xfe" * 3
 
 
-class ReconnectingExecutor(Process):
-    """An executor driven by the test that outlives agents (as in `test_recovery.py`):
-    registers for `executor_id`, records what agents send it, sends the updates the test
-    asks for, and answers a ReconnectExecutorMessage with a ReregisterExecutorMessage
-    carrying `unacked_tasks` and `unacked_updates`. Runs on its own thread."""
-
-    def __init__(self, agent: UPID, framework_id: str, executor_id: str) -> None:
-        super().__init__(ID.generate("executor"))
-        self.agent = agent
-        self.framework_id = framework_id
-        self.executor_id = executor_id
-        self.unacked_tasks: list[Any] = []
-        self.unacked_updates: list[Any] = []
-        self._lock = threading.Lock()
-        self.received: list[Any] = []
-
-    def initialize(self) -> None:
-        for message in (messages_pb2.ExecutorRegisteredMessage,
-                        messages_pb2.ExecutorReregisteredMessage, messages_pb2.RunTaskMessage,
-                        messages_pb2.KillTaskMessage,
-                        messages_pb2.StatusUpdateAcknowledgementMessage,
-                        messages_pb2.ShutdownExecutorMessage):
-            self.install(message, self.record)
-        self.install(messages_pb2.ReconnectExecutorMessage, self.reconnect)
-        register = messages_pb2.RegisterExecutorMessage()
-        register.framework_id.value = self.framework_id
-        register.executor_id.value = self.executor_id
-        self.send(self.agent, register)
-
-    def record(self, from_: UPID, message: Any) -> None:
-        with self._lock:
-            self.received.append(message)
-
-    def reconnect(self, from_: UPID, message: Any) -> None:
-        self.record(from_, message)
-        self.agent = from_
-        reregister = messages_pb2.ReregisterExecutorMessage()
-        reregister.framework_id.value = self.framework_id
-        reregister.executor_id.value = self.executor_id
-        reregister.tasks.extend(self.unacked_tasks)
-        reregister.updates.extend(self.unacked_updates)
-        self.send(from_, reregister)
-
-    def messages(self, cls: type) -> list[Any]:
-        with self._lock:
-            return [m for m in self.received if isinstance(m, cls)]
-
-    def make_update(self, task_id: str, state: int, slave_id: str) -> Any:
-        update = messages_pb2.StatusUpdate()
-        update.framework_id.value = self.framework_id
-        update.executor_id.value = self.executor_id
-        update.slave_id.value = slave_id
-        update.status.task_id.value = task_id
-        update.status.state = state  # type: ignore[assignment]
-        update.status.source = TaskStatus.SOURCE_EXECUTOR
-        update.status.slave_id.value = slave_id
-        update.timestamp = 1.0
-        update.uuid = uuid.uuid4().bytes
-        return update
-
-    def send_update(self, update: Any) -> None:
-        message = messages_pb2.StatusUpdateMessage(update=update, pid=str(self.upid))
-        libprocess.dispatch(self, lambda: self.send(self.agent, message)).get(30.0)
-
-
-@pytest.fixture
-def leftovers(tmp_path: Path) -> Iterator[None]:
-    """Kills, after the test, the executors that outlived their agents (their sandboxes are
-    under the test's directory)."""
-    yield
-    root = os.path.realpath(tmp_path)
-    for process in psutil.process_iter():
-        try:
-            directory = process.environ().get("MESOS_DIRECTORY", "")
-        except (psutil.Error, OSError):
-            continue
-        if os.path.realpath(directory).startswith(root + os.sep):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
-def _checkpointing(framework_id: str) -> Any:
-    info = mesos_pb2.FrameworkInfo(user="test", name="bad-input-tests", checkpoint=True)
-    info.id.value = framework_id
-    return info
-
-
-def _executor(agent: Agent, framework_id: str, executor_id: str) -> Any:
-    framework = agent.frameworks.get(framework_id)
-    return None if framework is None else framework.executors.get(executor_id)
-
-
 def _launch(master: Any, agent: Agent, kit: SimpleNamespace, task_id: str,
             executor_id: str, framework_id: str,
-            executor: ReconnectingExecutor | None = None) -> ReconnectingExecutor:
+            executor: Any | None = None) -> Any:
     """Runs a custom-executor task of a checkpointing framework; registers a
     `ReconnectingExecutor` for its container unless `executor` (already registered) is
     given. Returns the executor once it has the task."""
     to = executor if executor is not None else None
     run = future_message(messages_pb2.RunTaskMessage, from_=agent, to=to)
     task = kit.executor_task(task_id, executor_id, framework_id=framework_id)
-    master.post(agent.upid, kit.run_task_message(task, _checkpointing(framework_id),
+    master.post(agent.upid, kit.run_task_message(task, kit.checkpointing_framework(framework_id),
                                                  pid="scheduler(1)@127.0.0.1:1234"))
     settle()
     if executor is None:
-        executor = ReconnectingExecutor(agent.upid, framework_id, executor_id)
+        executor = kit.ReconnectingExecutor(agent.upid, framework_id, executor_id)
         libprocess.spawn(executor)
     run.get(kit.TIMEOUT)
     settle()
     return executor
 
 
-def _running(master: Any, agent: Agent, executor: ReconnectingExecutor, task_id: str,
+def _running(master: Any, agent: Agent, executor: Any, task_id: str,
              kit: SimpleNamespace) -> Any:
     """The executor's TASK_RUNNING for `task_id`, recorded, forwarded and acknowledged."""
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
@@ -187,7 +90,7 @@ def _exit_of(agent: Agent, kit: SimpleNamespace) -> tuple[int | None, str]:
 def _container_pid(agent: Agent, framework_id: str, executor_id: str,
                    kit: SimpleNamespace) -> int:
     return kit.read_agent(agent, lambda: agent.containerizer.pid(
-        _executor(agent, framework_id, executor_id).container_id))
+        kit.agent_executor(agent, framework_id, executor_id).container_id))
 
 
 def _alive(pid: int) -> bool:
@@ -222,7 +125,7 @@ def _checkpoint_file(meta: str, kit: SimpleNamespace, which: str, container_id: 
 
 
 def _two_tasks(master: Any, agent: Agent, kit: SimpleNamespace,
-               which: str) -> list[ReconnectingExecutor]:
+               which: str) -> list[Any]:
     """Task t1 (framework F1, executor e1), whose checkpoint `which` the test damages, and a
     task t2 that must survive it: of another framework for `framework.info`, of another
     executor of F1 for `executor.info`, of the same executor for `task.info`."""
@@ -253,7 +156,7 @@ def test_corrupt_checkpoint_fails_a_strict_recovery(
     executor = _launch(master, agent, kit, "t1", "e1", F1)
     _running(master, agent, executor, "t1", kit)
     pid = _container_pid(agent, F1, "e1", kit)
-    container_id = kit.read_agent(agent, lambda: _executor(agent, F1, "e1").container_id)
+    container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, F1, "e1").container_id)
     _stop(agent, kit)
     damaged = _checkpoint_file(paths.get_meta_root_dir(str(tmp_path)), kit, which,
                                container_id)
@@ -286,7 +189,7 @@ def test_corrupt_checkpoint_is_skipped_by_a_non_strict_recovery(
     destroys the containers the agent did not recover)."""
     agent = kit.start_agent(clock, master, str(tmp_path))
     executors = _two_tasks(master, agent, kit, which)
-    container_id = kit.read_agent(agent, lambda: _executor(agent, F1, "e1").container_id)
+    container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, F1, "e1").container_id)
     pid = _container_pid(agent, F1, "e1", kit)
     _stop(agent, kit)
     damaged = _checkpoint_file(paths.get_meta_root_dir(str(tmp_path)), kit, which,
@@ -414,7 +317,7 @@ def test_executors_of_a_forgotten_agent_are_destroyed(clock: Clock, master: Any,
     executor = _launch(master, agent, kit, "t1", "e1", F1)
     _running(master, agent, executor, "t1", kit)
     pid = _container_pid(agent, F1, "e1", kit)
-    container_id = kit.read_agent(agent, lambda: _executor(agent, F1, "e1").container_id)
+    container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, F1, "e1").container_id)
     _stop(agent, kit)
     meta = paths.get_meta_root_dir(str(tmp_path))
     os.unlink(paths.get_latest_slave_path(meta))
@@ -508,7 +411,7 @@ def test_acknowledgement_of_an_unknown_task_is_dropped(clock: Clock, master: Any
 
     clock.advance(STATUS_UPDATE_RETRY_INTERVAL_MIN)
     settle()
-    assert kit.read_agent(agent, lambda: (agent.state, _executor(
+    assert kit.read_agent(agent, lambda: (agent.state, kit.agent_executor(
         agent, kit.FRAMEWORK_ID, "e1").launched_tasks["t1"].state)) == (
         State.RUNNING, mesos_pb2.TASK_RUNNING)
 
@@ -551,7 +454,7 @@ def test_stale_acknowledgement_leaves_the_update_pending(clock: Clock, master: A
     assert following.get(kit.TIMEOUT).update.uuid == finished.uuid
     settle()
     assert kit.read_agent(agent, lambda: list(
-        _executor(agent, kit.FRAMEWORK_ID, "e1").terminated_tasks)) == ["t1"]
+        kit.agent_executor(agent, kit.FRAMEWORK_ID, "e1").terminated_tasks)) == ["t1"]
 
 
 def test_duplicate_update_is_acknowledged_but_forwarded_once(clock: Clock, master: Any,
@@ -580,7 +483,7 @@ def test_duplicate_update_is_acknowledged_but_forwarded_once(clock: Clock, maste
 
     # Both forwarded once, and the task is complete.
     assert len(master.messages(messages_pb2.StatusUpdateMessage)) == 2
-    assert kit.read_agent(agent, lambda: [t.task_id.value for t in _executor(
+    assert kit.read_agent(agent, lambda: [t.task_id.value for t in kit.agent_executor(
         agent, kit.FRAMEWORK_ID, "e1").completed_tasks]) == ["t1"]
 
 
@@ -661,7 +564,7 @@ def test_messages_of_a_master_that_does_not_lead_change_nothing(
         len(messages)
     assert kit.read_agent(agent, lambda: (
         agent.state, agent.info.id.value, str(agent.frameworks[kit.FRAMEWORK_ID].pid or ""),
-        _executor(agent, kit.FRAMEWORK_ID, "e1").state)) == (
+        kit.agent_executor(agent, kit.FRAMEWORK_ID, "e1").state)) == (
         State.RUNNING, kit.SLAVE_ID, "", ExecutorState.RUNNING)
 
     # The update the deposed master "acknowledged" is still pending: resent to the real

@@ -14,9 +14,6 @@ import os
 import signal
 import struct
 import subprocess
-import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +22,6 @@ import psutil
 import pytest
 
 import libprocess
-from libprocess import ID, UPID, Process
 from libprocess.clock import Clock
 from libprocess.testing import (
     await_condition,
@@ -45,130 +41,25 @@ TaskStatus = mesos_pb2.TaskStatus
 PARTITION_AWARE = mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE
 
 
-class ReconnectingExecutor(Process):
-    """An executor driven by the test that outlives agents: registers with the agent for
-    `executor_id`, records every message agents send it, sends the status updates the test
-    asks for, and answers a restarted agent's ReconnectExecutorMessage (unless `answer` is
-    False) with a ReregisterExecutorMessage carrying `unacked_tasks` and `unacked_updates`,
-    as the executor driver does. Runs on its own thread."""
-
-    def __init__(self, agent: UPID, framework_id: str, executor_id: str) -> None:
-        super().__init__(ID.generate("executor"))
-        self.agent = agent
-        self.framework_id = framework_id
-        self.executor_id = executor_id
-        self.answer = True
-        self.unacked_tasks: list[Any] = []
-        self.unacked_updates: list[Any] = []
-        self._lock = threading.Lock()
-        self.received: list[Any] = []
-
-    def initialize(self) -> None:
-        for message in (messages_pb2.ExecutorRegisteredMessage,
-                        messages_pb2.ExecutorReregisteredMessage, messages_pb2.RunTaskMessage,
-                        messages_pb2.KillTaskMessage,
-                        messages_pb2.StatusUpdateAcknowledgementMessage,
-                        messages_pb2.ShutdownExecutorMessage):
-            self.install(message, self.record)
-        self.install(messages_pb2.ReconnectExecutorMessage, self.reconnect)
-        register = messages_pb2.RegisterExecutorMessage()
-        register.framework_id.value = self.framework_id
-        register.executor_id.value = self.executor_id
-        self.send(self.agent, register)
-
-    def record(self, from_: UPID, message: Any) -> None:
-        with self._lock:
-            self.received.append(message)
-
-    def reconnect(self, from_: UPID, message: Any) -> None:
-        self.record(from_, message)
-        if not self.answer:
-            return
-        self.agent = from_
-        reregister = messages_pb2.ReregisterExecutorMessage()
-        reregister.framework_id.value = self.framework_id
-        reregister.executor_id.value = self.executor_id
-        reregister.tasks.extend(self.unacked_tasks)
-        reregister.updates.extend(self.unacked_updates)
-        self.send(from_, reregister)
-
-    def messages(self, cls: type) -> list[Any]:
-        with self._lock:
-            return [m for m in self.received if isinstance(m, cls)]
-
-    def make_update(self, task_id: str, state: int, slave_id: str) -> Any:
-        update = messages_pb2.StatusUpdate()
-        update.framework_id.value = self.framework_id
-        update.executor_id.value = self.executor_id
-        update.slave_id.value = slave_id
-        update.status.task_id.value = task_id
-        update.status.state = state  # type: ignore[assignment]
-        update.status.source = TaskStatus.SOURCE_EXECUTOR
-        update.status.slave_id.value = slave_id
-        update.timestamp = 1.0
-        update.uuid = uuid.uuid4().bytes
-        return update
-
-    def send_update(self, update: Any) -> None:
-        message = messages_pb2.StatusUpdateMessage(update=update, pid=str(self.upid))
-        libprocess.dispatch(self, lambda: self.send(self.agent, message)).get(30.0)
-
-
-@pytest.fixture
-def leftovers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Kills, after the test, the executors that outlived their agents (their sandboxes are
-    under the test's directory) and the processes the test started itself."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    root = os.path.realpath(tmp_path)
-    for process in psutil.process_iter():
-        try:
-            directory = process.environ().get("MESOS_DIRECTORY", "")
-        except (psutil.Error, OSError):
-            continue
-        if os.path.realpath(directory).startswith(root + os.sep):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    for child in started:
-        child.kill()
-        child.wait(10)
-
-
-def _checkpointing(framework_id: str = "framework-0001", partition_aware: bool = False
-                   ) -> Any:
-    info = mesos_pb2.FrameworkInfo(user="test", name="recovery-tests", checkpoint=True)
-    info.id.value = framework_id
-    if partition_aware:
-        info.capabilities.add().type = PARTITION_AWARE
-    return info
-
-
-def _executor(agent: Agent, framework_id: str, executor_id: str) -> Any:
-    framework = agent.frameworks.get(framework_id)
-    return None if framework is None else framework.executors.get(executor_id)
-
-
 def _launch(master: Any, agent: Agent, kit: SimpleNamespace, task_id: str = "t1",
-            executor_id: str = "e1", framework: Any = None) -> ReconnectingExecutor:
+            executor_id: str = "e1", framework: Any = None) -> Any:
     """Runs a custom-executor task of `framework` (a checkpointing one by default) and
     registers a `ReconnectingExecutor` for its container; returns it once it has the
     task."""
-    framework = framework if framework is not None else _checkpointing()
+    framework = framework if framework is not None else kit.checkpointing_framework()
     run = future_message(messages_pb2.RunTaskMessage, from_=agent)
     task = kit.executor_task(task_id, executor_id, framework_id=framework.id.value)
     master.post(agent.upid, kit.run_task_message(task, framework,
                                                  pid="scheduler(1)@127.0.0.1:1234"))
     settle()
-    executor = ReconnectingExecutor(agent.upid, framework.id.value, executor_id)
+    executor = kit.ReconnectingExecutor(agent.upid, framework.id.value, executor_id)
     libprocess.spawn(executor)
     run.get(kit.TIMEOUT)
     settle()
     return executor
 
 
-def _running(master: Any, agent: Agent, executor: ReconnectingExecutor, task_id: str,
+def _running(master: Any, agent: Agent, executor: Any, task_id: str,
              kit: SimpleNamespace) -> Any:
     """The executor's TASK_RUNNING for `task_id`, recorded, forwarded and acknowledged."""
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
@@ -196,7 +87,7 @@ def _stop(agent: Agent, kit: SimpleNamespace) -> None:
 def _container_pid(agent: Agent, framework_id: str, executor_id: str,
                    kit: SimpleNamespace) -> int:
     return kit.read_agent(agent, lambda: agent.containerizer.pid(
-        _executor(agent, framework_id, executor_id).container_id))
+        kit.agent_executor(agent, framework_id, executor_id).container_id))
 
 
 def _alive(pid: int) -> bool:
@@ -250,12 +141,12 @@ def test_checkpointed_layout(clock: Clock, master: Any, tmp_path: Path,
     # 2. The framework, its executor and the run.
     framework_dir = meta / "slaves" / kit.SLAVE_ID / "frameworks" / "framework-0001"
     assert read_message(str(framework_dir / "framework.info"),
-                        mesos_pb2.FrameworkInfo) == _checkpointing()
+                        mesos_pb2.FrameworkInfo) == kit.checkpointing_framework()
     assert (framework_dir / "framework.pid").read_text() == "scheduler(1)@127.0.0.1:1234"
     executor_dir = framework_dir / "executors" / "e1"
     executor_info = read_message(str(executor_dir / "executor.info"), mesos_pb2.ExecutorInfo)
     assert executor_info.executor_id.value == "e1"
-    container_id = kit.read_agent(agent, lambda: _executor(agent, "framework-0001",
+    container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, "framework-0001",
                                                            "e1").container_id)
     run = executor_dir / "runs" / container_id
     assert os.readlink(executor_dir / "runs" / "latest") == str(run)
@@ -344,7 +235,7 @@ def test_recovered_executor_reregisters_and_keeps_its_tasks(
     assert acked.get(kit.TIMEOUT).uuid == finished.uuid
     settle()
     assert _alive(pid)
-    assert kit.read_agent(agent, lambda: _executor(agent, "framework-0001", "e1").state) \
+    assert kit.read_agent(agent, lambda: kit.agent_executor(agent, "framework-0001", "e1").state) \
         is ExecutorState.RUNNING
 
     # 4. It reregisters with its old id, with the task, as soon as the executor is back.
@@ -381,7 +272,7 @@ def test_real_command_executor_reregisters(clock: Clock, master: Any, tmp_path: 
             master.acknowledge(agent, running[-1])
         else:
             master.post(agent.upid, kit.run_task_message(kit.command_task("task-1", "sleep 1000"),
-                                                         _checkpointing()))
+                                                         kit.checkpointing_framework()))
         running.append(forwarded.get(kit.TIMEOUT).update)
     assert running[-1].status.state == mesos_pb2.TASK_RUNNING
     master.acknowledge(agent, running[-1])
@@ -416,7 +307,7 @@ def test_executor_not_reregistering_is_destroyed(clock: Clock, master: Any, tmp_
     timeout and then forwards the update."""
     agent = kit.start_agent(clock, master, str(tmp_path))
     executor = _launch(master, agent, kit,
-                       framework=_checkpointing(partition_aware=partition_aware))
+                       framework=kit.checkpointing_framework(partition_aware=partition_aware))
     pid = _container_pid(agent, "framework-0001", "e1", kit)
     _running(master, agent, executor, "t1", kit)
     _stop(agent, kit)
@@ -463,7 +354,7 @@ def test_staging_task_unknown_to_the_executor_is_lost(clock: Clock, master: Any,
     # A second task for the same executor, which the executor never receives.
     drop_messages(messages_pb2.RunTaskMessage, to=executor)
     task = kit.executor_task("t2", "e1")
-    master.post(agent.upid, kit.run_task_message(task, _checkpointing()))
+    master.post(agent.upid, kit.run_task_message(task, kit.checkpointing_framework()))
     settle()
     _stop(agent, kit)
 
@@ -788,7 +679,7 @@ def test_reregistration_outside_recovery_is_refused(clock: Clock, master: Any,
             kit.TIMEOUT)
         assert shutdown.get(kit.TIMEOUT).executor_id.value == executor_id
     settle()
-    assert kit.read_agent(agent, lambda: _executor(agent, "framework-0001", "e1").state) \
+    assert kit.read_agent(agent, lambda: kit.agent_executor(agent, "framework-0001", "e1").state) \
         is ExecutorState.RUNNING
     # Gone before the executor is killed after the test, which it would report.
     _stop(agent, kit)

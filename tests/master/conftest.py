@@ -245,6 +245,19 @@ def framework_info(name: str = "framework", *, roles: Iterable[str] | None = Non
     return info
 
 
+def agent_task(framework_id: str, slave_id: str, task_id: str,
+               state: int = mesos_pb2.TASK_RUNNING, resources: str = "cpus:1;mem:128") -> Any:
+    """A `Task` as an agent reports it when it reregisters: in `state`, with that status."""
+    task = mesos_pb2.Task(name=task_id, state=state)  # type: ignore[arg-type]
+    task.task_id.value = task_id
+    task.framework_id.value = framework_id
+    task.slave_id.value = slave_id
+    task.resources.extend(Resources.parse(resources).allocate("*").to_protobuf_list())
+    status = task.statuses.add(state=state)  # type: ignore[arg-type]
+    status.task_id.value = task_id
+    return task
+
+
 def subscribe_call(info: Any, force: bool = False) -> Any:
     call = Call(type=Call.SUBSCRIBE)
     call.subscribe.framework_info.CopyFrom(info)
@@ -325,6 +338,7 @@ def kit() -> types.SimpleNamespace:
     return types.SimpleNamespace(
         TIMEOUT=TIMEOUT, Call=Call, TestAgent=TestAgent, TestScheduler=TestScheduler,
         on=on, framework_info=framework_info, subscribe_call=subscribe_call,
+        agent_task=agent_task,
         task_info=task_info, accept_call=accept_call, decline_call=decline_call,
         acknowledge_call=acknowledge_call, http_get=http_get, http_json=http_json)
 

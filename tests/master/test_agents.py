@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import libprocess
 from libprocess.testing import expect_no_message, future_message, settle
-from mesos.common.resources import Resources
 from mesos.master import SlaveState
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
-
-
-def _running_task(kit, framework_id: str, slave_id: str, task_id: str) -> mesos_pb2.Task:
-    task = mesos_pb2.Task(name=task_id, state=mesos_pb2.TASK_RUNNING)
-    task.task_id.value = task_id
-    task.framework_id.value = framework_id
-    task.slave_id.value = slave_id
-    task.resources.extend(Resources.parse("cpus:1;mem:128").allocate("*").to_protobuf_list())
-    return task
 
 
 def test_agent_registers(kit, clock, master):
@@ -92,7 +82,7 @@ def test_unknown_agent_reregisters_with_its_tasks(kit, clock, master):
     reregistered = future_message(messages_pb2.SlaveReregisteredMessage, master, agent)
 
     libprocess.dispatch(agent, agent.reregister,
-                        [_running_task(kit, "old-master-0001", "old-master-S3", "t1")],
+                        [kit.agent_task("old-master-0001", "old-master-S3", "t1")],
                         [framework])
 
     assert reregistered.get(kit.TIMEOUT).slave_id.value == "old-master-S3"
@@ -287,7 +277,7 @@ def test_unreachable_agent_comes_back(kit, clock, master, start_agent, start_sch
     reregistered = future_message(messages_pb2.SlaveReregisteredMessage, master, agent)
     framework = kit.framework_info(partition_aware=True, framework_id=scheduler.framework_id)
     libprocess.dispatch(agent, agent.reregister,
-                        [_running_task(kit, scheduler.framework_id, agent.slave_id, "t1")],
+                        [kit.agent_task(scheduler.framework_id, agent.slave_id, "t1")],
                         [framework])
 
     reregistered.get(kit.TIMEOUT)

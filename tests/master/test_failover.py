@@ -89,17 +89,6 @@ def stored_registry(storage: Any) -> Any:
     return registry
 
 
-def running_task(framework_id: str, slave_id: str, task_id: str) -> Any:
-    task = mesos_pb2.Task(name=task_id, state=mesos_pb2.TASK_RUNNING)
-    task.task_id.value = task_id
-    task.framework_id.value = framework_id
-    task.slave_id.value = slave_id
-    task.resources.extend(Resources.parse("cpus:1;mem:128").allocate("*").to_protobuf_list())
-    status = task.statuses.add(state=mesos_pb2.TASK_RUNNING)
-    status.task_id.value = task_id
-    return task
-
-
 class HaMaster(types.SimpleNamespace):
     """A master with the contender, detector and registrar a test controls."""
 
@@ -282,7 +271,7 @@ def test_agent_and_framework_come_back_after_failover(kit, clock, start_ha_maste
     reregistered = future_message(messages_pb2.SlaveReregisteredMessage, second.master, agent)
     info.id.value = framework_id
     libprocess.dispatch(agent, agent.reregister,
-                        [running_task(framework_id, slave_id, "t1")], [info])
+                        [kit.agent_task(framework_id, slave_id, "t1")], [info])
     assert reregistered.get(kit.TIMEOUT).slave_id.value == slave_id
     settle()
     state = kit.http_json("/master/state")

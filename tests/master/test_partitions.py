@@ -8,10 +8,13 @@ The scenarios of `partition_tests.cpp` and `slave_tests.cpp` (PingTimeout*) in s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 import libprocess
 from libprocess import Future, Promise
 from libprocess.testing import expect_no_message, future_message, settle
-from mesos.common.resources import Resources
 from mesos.master import Master, MasterFlags
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
@@ -50,15 +53,6 @@ def _scheduler_with_task(kit, master, agent, start_scheduler, *, partition_aware
     settle()
     _launch(kit, master, agent, scheduler)
     return scheduler
-
-
-def _task(framework_id: str, slave_id: str, task_id: str, state: int) -> mesos_pb2.Task:
-    task = mesos_pb2.Task(name=task_id, state=state)  # type: ignore[arg-type]
-    task.task_id.value = task_id
-    task.framework_id.value = framework_id
-    task.slave_id.value = slave_id
-    task.resources.extend(Resources.parse("cpus:1;mem:64").allocate("*").to_protobuf_list())
-    return task
 
 
 def _stop_answering(kit, agent) -> None:
@@ -204,38 +198,45 @@ class GatedStorage(InMemoryStorage):
         return self.gate.future.then(lambda _: super(GatedStorage, self).set(entry, uuid))
 
 
-def test_missed_pings_during_a_slow_registry_write_cause_one_transition(kit, clock,
-                                                                        start_agent):
-    """This test ensures that the observer keeps pinging while the registry write that marks
-    its agent unreachable is slow, and that further missed pings start no second registry
-    operation: one write, one removal."""
+@pytest.fixture
+def gated_master(kit) -> Iterator[tuple[Master, GatedStorage]]:
+    """A leading master (recovered) whose registry writes can be held (`close_gate`)."""
     storage = GatedStorage()
     registrar = Registrar(RegistrarOptions(), StateVariables(storage))
     master = Master(MasterFlags(hostname="master.example.org"), registrar=registrar)
     libprocess.spawn(master)
     try:
         master.recovery.get(kit.TIMEOUT)
-        agent = start_agent(master, answer_pings=False)
-        settle()
-        storage.close_gate()
-        writes = storage.writes
-
-        # A 6th missed ping while the write waits (within --registry_store_timeout).
-        _advance(clock, UNHEALTHY + PING)
-        assert kit.on(master, lambda: agent.slave_id in master.slaves_marking_unreachable)
-        assert storage.writes == writes + 1
-        assert master.metrics.slave_unreachable_scheduled.value == 2
-        assert kit.on(agent, lambda: agent.pings) >= 7
-
-        storage.open_gate()
-        settle()
-        assert kit.on(master, lambda: list(master.slaves_unreachable)) == [agent.slave_id]
-        assert master.metrics.slave_removals.value == 1
-        assert storage.writes == writes + 1
+        yield master, storage
     finally:
         libprocess.terminate(master)
         libprocess.wait(master, kit.TIMEOUT)
         registrar.close()
+
+
+def test_missed_pings_during_a_slow_registry_write_cause_one_transition(
+        kit, clock, gated_master, start_agent):
+    """This test ensures that the observer keeps pinging while the registry write that marks
+    its agent unreachable is slow, and that further missed pings start no second registry
+    operation: one write, one removal."""
+    master, storage = gated_master
+    agent = start_agent(master, answer_pings=False)
+    settle()
+    storage.close_gate()
+    writes = storage.writes
+
+    # A 6th missed ping while the write waits (within --registry_store_timeout).
+    _advance(clock, UNHEALTHY + PING)
+    assert kit.on(master, lambda: agent.slave_id in master.slaves_marking_unreachable)
+    assert storage.writes == writes + 1
+    assert master.metrics.slave_unreachable_scheduled.value == 2
+    assert kit.on(agent, lambda: agent.pings) >= 7
+
+    storage.open_gate()
+    settle()
+    assert kit.on(master, lambda: list(master.slaves_unreachable)) == [agent.slave_id]
+    assert master.metrics.slave_removals.value == 1
+    assert storage.writes == writes + 1
 
 
 # -- while unreachable ----------------------------------------------------------------------
@@ -305,7 +306,7 @@ def test_unreachable_agent_readmitted_for_non_partition_aware_framework(
     reregistered = future_message(messages_pb2.SlaveReregisteredMessage, master, agent)
     expect_no_message(messages_pb2.KillTaskMessage, master, agent)
     libprocess.dispatch(agent, agent.reregister,
-                        [_task(scheduler.framework_id, agent.slave_id, "t1",
+                        [kit.agent_task(scheduler.framework_id, agent.slave_id, "t1",
                                mesos_pb2.TASK_FINISHED)],
                         [kit.framework_info(framework_id=scheduler.framework_id)])
 
@@ -335,7 +336,7 @@ def test_framework_torn_down_while_agent_unreachable_is_shut_down_on_return(
 
     shutdown = future_message(messages_pb2.ShutdownFrameworkMessage, master, agent)
     libprocess.dispatch(agent, agent.reregister,
-                        [_task(framework_id, agent.slave_id, "t1", mesos_pb2.TASK_RUNNING)],
+                        [kit.agent_task(framework_id, agent.slave_id, "t1")],
                         [kit.framework_info(framework_id=framework_id)])
 
     assert shutdown.get(kit.TIMEOUT).framework_id.value == framework_id
@@ -344,36 +345,28 @@ def test_framework_torn_down_while_agent_unreachable_is_shut_down_on_return(
     assert kit.on(master, lambda: slave.get_task(framework_id, "t1")) is None
 
 
-def test_reregistration_while_being_marked_unreachable_is_ignored(kit, clock, start_agent):
+def test_reregistration_while_being_marked_unreachable_is_ignored(kit, clock, gated_master,
+                                                                  start_agent):
     """This test ensures that a re-registration arriving while the registry is marking the
     agent unreachable is ignored (no reply; the agent retries), and one after it readmits."""
-    storage = GatedStorage()
-    registrar = Registrar(RegistrarOptions(), StateVariables(storage))
-    master = Master(MasterFlags(hostname="master.example.org"), registrar=registrar)
-    libprocess.spawn(master)
-    try:
-        master.recovery.get(kit.TIMEOUT)
-        agent = start_agent(master, answer_pings=False)
-        settle()
-        storage.close_gate()
-        _advance(clock, UNHEALTHY)
-        assert kit.on(master, lambda: agent.slave_id in master.slaves_marking_unreachable)
+    master, storage = gated_master
+    agent = start_agent(master, answer_pings=False)
+    settle()
+    storage.close_gate()
+    _advance(clock, UNHEALTHY)
+    assert kit.on(master, lambda: agent.slave_id in master.slaves_marking_unreachable)
 
-        reregistered = future_message(messages_pb2.SlaveReregisteredMessage, master, agent)
-        libprocess.dispatch(agent, agent.reregister)
-        settle()
-        assert reregistered.is_pending()
-        assert kit.on(master, lambda: agent.slave_id not in master.slaves_reregistering)
+    reregistered = future_message(messages_pb2.SlaveReregisteredMessage, master, agent)
+    libprocess.dispatch(agent, agent.reregister)
+    settle()
+    assert reregistered.is_pending()
+    assert kit.on(master, lambda: agent.slave_id not in master.slaves_reregistering)
 
-        storage.open_gate()
-        settle()
-        assert kit.on(master, lambda: agent.slave_id in master.slaves_unreachable)
-        libprocess.dispatch(agent, agent.reregister)
-        assert reregistered.get(kit.TIMEOUT).slave_id.value == agent.slave_id
-    finally:
-        libprocess.terminate(master)
-        libprocess.wait(master, kit.TIMEOUT)
-        registrar.close()
+    storage.open_gate()
+    settle()
+    assert kit.on(master, lambda: agent.slave_id in master.slaves_unreachable)
+    libprocess.dispatch(agent, agent.reregister)
+    assert reregistered.get(kit.TIMEOUT).slave_id.value == agent.slave_id
 
 
 # -- registry GC ------------------------------------------------------------------------

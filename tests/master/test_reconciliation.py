@@ -198,17 +198,6 @@ def _subscribe(kit, master, partition_aware):
     return scheduler, info
 
 
-def _running_task(framework_id: str, slave_id: str, task_id: str) -> Any:
-    task = mesos_pb2.Task(name=task_id, state=mesos_pb2.TASK_RUNNING)
-    task.task_id.value = task_id
-    task.framework_id.value = framework_id
-    task.slave_id.value = slave_id
-    task.resources.extend(Resources.parse("cpus:1;mem:128").allocate("*").to_protobuf_list())
-    status = task.statuses.add(state=mesos_pb2.TASK_RUNNING)
-    status.task_id.value = task_id
-    return task
-
-
 # -- explicit reconciliation ---------------------------------------------------------------
 
 
@@ -223,7 +212,7 @@ def test_explicit_reconciliation_table(kit, clock, partition_aware):
     master = _recovered_master(registered=["a-S0"], unreachable=["a-S1"], gone=["a-S2"])
     scheduler, info = _subscribe(kit, master, partition_aware)
     framework_id = info.id.value
-    _reregister(kit, master, "a-S0", [_running_task(framework_id, "a-S0", "known")], [info])
+    _reregister(kit, master, "a-S0", [kit.agent_task(framework_id, "a-S0", "known")], [info])
 
     replies = _replies(kit, scheduler, _reconcile_call(kit, [
         ("known", None), ("ghost", "a-S0"), ("partitioned", "a-S1"), ("removed", "a-S2"),
