@@ -26,6 +26,10 @@ file; without, each is logged, counted in `errors` (summed up the tree, as Mesos
 recovery keeps what it can. A truncated last record of `task.updates` is an error too (the
 non-strict read keeps the records before it and truncates the file to them).
 
+Unlike Mesos, which takes an empty info or pid file for one its agent died before filling,
+this port counts it as damaged: every file here is written atomically (temp file, fsync,
+rename), so a crash leaves the old file or none, never an empty one.
+
 Pure functions over the filesystem, no actors: the agent calls them on its own thread.
 """
 
