@@ -7,6 +7,12 @@ blocks the server); a path whose first segment names no process goes to the *del
 `/metrics/snapshot` (JSON, Mesos names), `/version`. A libprocess message sent over HTTP
 (`POST /<id>/<name>` with `Libprocess-From`) is delivered like one from the transport and
 answered 202, or 404 for an unknown process, as libprocess does.
+
+A route's `Response` whose body is a `Pipe` is streamed with chunked transfer encoding, each
+write as its own chunk as soon as it is written (from any thread: the writer wakes the loop
+up). The stream ends when the writer closes the pipe, when the client goes away (aiohttp
+cancels the handler of a lost connection), or when the server stops; then the pipe's reader
+is closed, which the writer learns through `pipe.reader_closed`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from libprocess import metrics
 from libprocess.future import Future
-from libprocess.http import Request, Response
+from libprocess.http import Pipe, Request, Response
 from libprocess.upid import UPID, UPIDError
 
 if TYPE_CHECKING:
@@ -36,6 +42,9 @@ log = logging.getLogger("libprocess.http")
 VERSION = "1.12.0"
 ROUTE_TIMEOUT = 60.0
 MAX_BODY = 64 * 1024 * 1024
+# How long stopping the server waits for requests still being answered (streams are ended
+# first, so only ordinary requests can be left).
+SHUTDOWN_TIMEOUT = 2.0
 
 class _AccessLog(AbstractAccessLogger):
     def log(self, request: Any, response: Any, time: float) -> None:
@@ -88,6 +97,8 @@ class HttpServer:
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
+        # The streaming handlers under way (touched on the loop thread only).
+        self._streams: set[asyncio.Task[Any]] = set()
 
     def start(self) -> int:
         started = threading.Event()
@@ -114,8 +125,11 @@ class HttpServer:
     async def _start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        # `handler_cancellation`: a handler whose client went away is cancelled, which is how
+        # a stream learns that its reader is gone.
         self._runner = web.AppRunner(app, access_log_class=_AccessLog, handle_signals=False,
-                                     logger=_server_log)
+                                     logger=_server_log, handler_cancellation=True,
+                                     shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._ip, self._requested_port)
         await site.start()
@@ -129,15 +143,21 @@ class HttpServer:
 
         async def shutdown() -> None:
             assert self._runner is not None
+            # Open streams never end by themselves: end them, so no handler is left waiting.
+            for task in list(self._streams):
+                task.cancel()
             await self._runner.cleanup()
 
         try:
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
         except Exception:
             log.debug("HTTP server shutdown", exc_info=True)
+        self._runner = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(5)
+            if not self._thread.is_alive():
+                self._loop.close()
 
     async def _handle(self, http: web.Request) -> web.StreamResponse:
         path = http.path
@@ -168,14 +188,63 @@ class HttpServer:
         try:
             response = await asyncio.wait_for(self._await(future), ROUTE_TIMEOUT)
         except TimeoutError:
+            future.on_ready(_abandon)
             return web.Response(status=503, text="The process did not answer in time\n")
+        except asyncio.CancelledError:
+            # The client went away before the answer: a stream it would have read is over.
+            future.on_ready(_abandon)
+            raise
         except Exception as e:
             return web.Response(status=500, text=f"{e}\n")
         if not isinstance(response, Response):
             return web.Response(status=500, text="Route returned no Response\n")
+        if response.pipe is not None:
+            return await self._stream(http, response, response.pipe)
         return web.Response(status=response.status, body=response.body,
                             headers={"Content-Type": response.content_type,
                                      **response.headers})
+
+    async def _stream(self, http: web.Request, response: Response,
+                      pipe: Pipe) -> web.StreamResponse:
+        """Sends `pipe` chunked until the writer closes it or the client goes away; the
+        pipe's reader is closed in every case."""
+        loop = asyncio.get_running_loop()
+        written = asyncio.Event()
+
+        def wakeup() -> None:
+            # On the writer's thread; the loop may already be closed at shutdown.
+            try:
+                loop.call_soon_threadsafe(written.set)
+            except RuntimeError:
+                pass
+
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
+        stream = web.StreamResponse(status=response.status,
+                                    headers={"Content-Type": response.content_type,
+                                             **response.headers})
+        stream.enable_chunked_encoding()
+        pipe.attach(wakeup)
+        try:
+            await stream.prepare(http)
+            while True:
+                # Cleared before taking, so a write after `take` wakes the loop up again.
+                written.clear()
+                chunks, closed = pipe.take()
+                for chunk in chunks:
+                    await stream.write(chunk)
+                if closed:
+                    await stream.write_eof()
+                    break
+                if not chunks:
+                    await written.wait()
+        except ConnectionError:
+            log.debug("Client of %s went away while streaming", http.path)
+        finally:
+            self._streams.discard(task)
+            pipe.close_reader()
+        return stream
 
     async def _message(self, http: web.Request, process_id: str, name: str,
                        sender_text: str) -> web.Response:
@@ -213,10 +282,19 @@ class HttpServer:
                 else:
                     waiter.set_exception(RuntimeError("discarded"))
 
-            loop.call_soon_threadsafe(settle)
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:
+                pass  # The server stopped (its loop is closed): nobody waits any more.
 
         future.on_any(done)
         return await waiter
+
+
+def _abandon(response: Any) -> None:
+    """A route's answer that no client will read: its stream, if any, is over."""
+    if isinstance(response, Response) and response.pipe is not None:
+        response.pipe.close_reader()
 
 
 # Mesos's duration units, as `/metrics/snapshot?timeout=` accepts them (`5secs`, `100ms`).

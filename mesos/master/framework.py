@@ -11,12 +11,15 @@ from __future__ import annotations
 import enum
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from libprocess import UPID
 from mesos.common.framework_info import framework_roles, has_capability
 from mesos.common.resources import Resources
 from mesos.protos.mesos import mesos_pb2
+
+if TYPE_CHECKING:
+    from mesos.master.scheduler_api import HttpConnection
 
 __all__ = [
     "TERMINAL_STATES",
@@ -75,18 +78,22 @@ class FrameworkState(enum.Enum):
 class Framework:
     """The master's books about one framework; touched only on the master's thread.
 
-    Holds the `FrameworkInfo`, the scheduler's pid, the state, the framework's tasks (live,
-    unreachable and a bounded list of completed ones), its executors and offers, and the
-    resources they use or are offered, per agent.
+    Holds the `FrameworkInfo`, the scheduler's connection (a PID scheduler's `pid`, or an
+    HTTP scheduler's subscription stream `http`; never both), the state, the framework's
+    tasks (live, unreachable and a bounded list of completed ones), its executors and offers,
+    and the resources they use or are offered, per agent.
     """
 
     def __init__(self, info: Any, pid: UPID | None, now: float, *,
+                 http: HttpConnection | None = None,
                  max_completed_tasks: int = 1000, max_unreachable_tasks: int = 1000) -> None:
         self.info = mesos_pb2.FrameworkInfo()
         self.info.CopyFrom(info)
         self.id: str = info.id.value
         self.pid: UPID | None = pid
-        self.state = FrameworkState.INACTIVE if pid else FrameworkState.RECOVERED
+        self.http: HttpConnection | None = http
+        self.state = (FrameworkState.INACTIVE if pid or http is not None
+                      else FrameworkState.RECOVERED)
         self.registered_time = now
         self.reregistered_time = now
         self.unregistered_time = 0.0
@@ -108,7 +115,7 @@ class Framework:
         self.total_offered_resources = Resources()
 
     def __repr__(self) -> str:
-        return f"{self.id} ({self.info.name}) at {self.pid or '<no pid>'}"
+        return f"{self.id} ({self.info.name}) at {self.pid or self.http or '<no pid>'}"
 
     # -- identity --------------------------------------------------------------------------
 
@@ -144,11 +151,33 @@ class Framework:
         return self.state is FrameworkState.RECOVERED
 
     def update_connection(self, pid: UPID) -> None:
-        """A scheduler (re)connected from `pid`: connected, but not yet active."""
+        """A scheduler (re)connected from `pid`: connected, but not yet active. An HTTP
+        stream it had is closed (a downgrade from HTTP to PID)."""
+        if self.http is not None:
+            self.close_http_connection()
         self.pid = pid
         self.connection_epoch += 1
         if not self.connected():
             self.state = FrameworkState.INACTIVE
+
+    def update_connection_http(self, http: HttpConnection) -> None:
+        """A scheduler (re)subscribed over the HTTP stream `http`: connected, but not yet
+        active. Its pid is forgotten (an upgrade from PID to HTTP), or its previous stream
+        closed."""
+        if self.http is not None:
+            self.close_http_connection()
+        self.pid = None
+        self.http = http
+        self.connection_epoch += 1
+        if not self.connected():
+            self.state = FrameworkState.INACTIVE
+
+    def close_http_connection(self) -> None:
+        """Ends the framework's HTTP stream (and its heartbeats) and forgets it."""
+        if self.http is None:
+            raise RuntimeError(f"Framework {self} has no HTTP connection")
+        self.http.close()
+        self.http = None
 
     def activate(self) -> bool:
         """Makes a connected framework active; False if it already was."""
@@ -167,11 +196,14 @@ class Framework:
         return True
 
     def disconnect(self) -> bool:
-        """Marks a connected framework disconnected; False if it was not connected."""
+        """Marks a connected framework disconnected (an HTTP scheduler's stream is closed
+        and forgotten); False if it was not connected."""
         if not self.connected():
             return False
         if self.state is FrameworkState.ACTIVE:
             raise RuntimeError(f"Deactivate framework {self} before disconnecting it")
+        if self.http is not None:
+            self.close_http_connection()
         self.state = FrameworkState.DISCONNECTED
         return True
 

@@ -1,6 +1,6 @@
 """The master's HTTP endpoints and their JSON models (port of the read-only endpoints of
 `src/master/http.cpp` and `src/master/readonly_handler.cpp`, and of `/teardown`,
-`/health`, `/redirect`, `/flags`).
+`/health`, `/redirect`, `/flags`). `/api/v1/scheduler` is `scheduler_api.SchedulerApi`.
 
 Handlers run on the master's thread (libprocess routes them there) and read its books
 directly; each answers a `libprocess.Response`. The JSON keeps Mesos's field names and
@@ -29,6 +29,7 @@ from libprocess import (
 )
 from mesos.common.json_model import model_attributes, model_resources, to_mesos_json
 from mesos.common.resources import ResourceFormat, Resources
+from mesos.master.scheduler_api import SchedulerApi
 from mesos.protos.mesos import mesos_pb2
 
 if TYPE_CHECKING:
@@ -309,6 +310,9 @@ class MasterHttp:
         route("/teardown", leading(self.teardown, recovered=True),
               "Tears down a running framework by shutting down all tasks/executors and"
               " removing the framework.")
+        route("/api/v1/scheduler", leading(SchedulerApi(self.master).scheduler, recovered=True),
+              "Endpoint for schedulers to make calls against the master (the v1 scheduler"
+              " HTTP API).")
 
     def _leading(self, handler: Callable[[Request], Response],
                  recovered: bool = False) -> Callable[[Request], Response]:

@@ -3,7 +3,9 @@
 `Master` is the process `master`: it admits agents, subscribes frameworks, turns the
 allocator's decisions into offers, validates and launches tasks, forwards status updates and
 routes their acknowledgements, and keeps the books every endpoint reads. Its `initialize()`
-holds the one install block: the protocol table.
+holds the one install block: the protocol table. HTTP schedulers (the v1 API,
+`scheduler_api.py`) subscribe through `subscribe_http`; whatever a framework is sent goes
+through `_send_framework`, to a driver's pid or as a v1 event on an HTTP scheduler's stream.
 
 High availability (`initialize`, `contended`, `lost_candidacy`, `detected`, `recover`,
 `_recover`, `recovered_slaves_timeout` in Mesos): the master contends through its contender
@@ -53,6 +55,7 @@ from mesos.master.framework import (
 )
 from mesos.master.http import MasterHttp
 from mesos.master.metrics import Metrics
+from mesos.master.scheduler_api import HttpConnection
 from mesos.master.slave import Slave, SlaveState
 from mesos.master.validation import (
     MINIMUM_AGENT_VERSION,
@@ -552,6 +555,10 @@ class Master(Process):
                 timer.cancel()
         for timer in self.offer_timers.values():
             timer.cancel()
+        # HTTP schedulers see their stream end, as PID schedulers see their link break.
+        for framework in self.frameworks.values():
+            if framework.http is not None:
+                framework.close_http_connection()
         for slave in self.slaves.values():
             if slave.reregistration_timer is not None:
                 slave.reregistration_timer.cancel()
@@ -811,10 +818,16 @@ class Master(Process):
         self.metrics.dropped_messages.inc()
 
     def _send_framework(self, framework: Framework, message: Any) -> None:
+        """Port of `Framework::send`: to the scheduler's pid, or as a v1 event on its HTTP
+        stream."""
         if not framework.connected():
             log.warning("Master attempting to send %s to disconnected framework %s",
                         message.DESCRIPTOR.name, framework)
-        if framework.pid:
+        if framework.http is not None:
+            if not framework.http.send(message):
+                log.warning("Unable to send %s to framework %s: connection closed",
+                            message.DESCRIPTOR.name, framework)
+        elif framework.pid:
             self.send(framework.pid, message)
 
     def _framework_error(self, to: UPID, text: str) -> None:
@@ -1067,9 +1080,66 @@ class Master(Process):
 
         self._send_framework_updates(framework)
 
-    def _make_framework(self, info: Any, pid: UPID | None) -> Framework:
+    def subscribe_http(self, http: HttpConnection, subscribe: Any) -> None:
+        """Port of `Master::subscribe` / `_subscribe` for HTTP frameworks: the scheduler
+        subscribes over the stream `http` (of `/api/v1/scheduler`). A refusal is an ERROR
+        event on that stream, which then ends. A framework that already has an id always
+        fails over to the new stream (MESOS-4712): its old connection, a stream or a pid,
+        hears "Framework failed over"."""
+        info = mesos_pb2.FrameworkInfo()
+        info.CopyFrom(subscribe.framework_info)
+        if info.id.value:
+            self.metrics.messages_reregister_framework.inc()
+        else:
+            self.metrics.messages_register_framework.inc()
+        log.info("Received subscription request for HTTP framework '%s'", info.name)
+
+        def refuse(error: str) -> None:
+            log.info("Refusing subscription of framework '%s': %s", info.name, error)
+            http.send(messages_pb2.FrameworkErrorMessage(message=error))
+            http.close()
+
+        error = self._validate_framework(info)
+        if error is None:
+            error = validate_suppressed_roles(info, subscribe.suppressed_roles)
+        if error is not None:
+            refuse(error)
+            return
+        suppressed = frozenset(subscribe.suppressed_roles)
+        log.info("Subscribing framework '%s' with checkpointing %s", info.name,
+                 "enabled" if info.checkpoint else "disabled")
+
+        if not info.id.value:
+            info.id.value = self._new_framework_id()
+            framework = self._make_framework(info, None, http)
+            framework.activate()
+            self._add_framework(framework, suppressed)
+            self._send_framework(framework, messages_pb2.FrameworkRegisteredMessage(
+                framework_id=info.id, master_info=self.info))
+            http.start_heartbeat(self)
+            return
+
+        known = self.frameworks.get(info.id.value)
+        framework = known if known is not None else self._recover_framework(info)
+        preserve_immutable_fields(framework.info, info)
+        error = validate_framework_update(framework.info, info)
+        if error is not None:
+            refuse(error)
+            return
+
+        self._update_framework(framework, info, suppressed)
+        if not framework.recovered():
+            framework.reregistered_time = clock.now()
+            log.info("Framework %s failed over to an HTTP stream", framework)
+            self._failover_framework(framework, http)
+        else:
+            self._connect_and_activate_recovered_framework(framework, http, subscribe.force)
+        self._send_framework_updates(framework)
+
+    def _make_framework(self, info: Any, pid: UPID | None,
+                        http: HttpConnection | None = None) -> Framework:
         return Framework(
-            info, pid, clock.now(),
+            info, pid, clock.now(), http=http,
             max_completed_tasks=self.flags.max_completed_tasks_per_framework,
             max_unreachable_tasks=self.flags.max_unreachable_tasks_per_framework)
 
@@ -1083,6 +1153,8 @@ class Master(Process):
         if framework.connected() and framework.pid:
             self.link(framework.pid)
             self.framework_pids[framework.pid] = framework.id
+        elif framework.connected() and framework.http is not None:
+            self._watch_http(framework, framework.http)
         self.allocator.add_framework(framework.id, framework.info,
                                      dict(framework.used_resources), framework.active(),
                                      suppressed)
@@ -1098,22 +1170,23 @@ class Master(Process):
         self._add_framework(framework)
         return framework
 
-    def _connect_and_activate_recovered_framework(self, framework: Framework,
-                                                  pid: UPID, force: bool) -> None:
+    def _connect_and_activate_recovered_framework(
+            self, framework: Framework, connection: UPID | HttpConnection,
+            force: bool) -> None:
         """A framework known only from agents' reports (or from nothing, after a master
-        failover) resubscribes: it is connected and active again, with its tasks."""
+        failover) resubscribes from a pid or over an HTTP stream: it is connected and
+        active again, with its tasks."""
         now = clock.now()
         framework.registered_time = now
         framework.reregistered_time = now
-        framework.update_connection(pid)
-        self.link(pid)
+        self._connect(framework, connection)
         framework.activate()
         self.allocator.activate_framework(framework.id)
-        self.framework_pids[pid] = framework.id
         # A scheduler resubscribing after a master failover hears `reregistered()`; one
         # that failed over itself (`force`) hears `registered()`, as after any scheduler
         # failover. (Mesos answers FrameworkRegisteredMessage in both cases, MESOS-786,
-        # which its own driver's SUBSCRIBED handling corrects to `reregistered()`.)
+        # which its own driver's SUBSCRIBED handling corrects to `reregistered()`.) Both
+        # are SUBSCRIBED to an HTTP scheduler.
         message: Any
         if force:
             message = messages_pb2.FrameworkRegisteredMessage(
@@ -1122,25 +1195,49 @@ class Master(Process):
             message = messages_pb2.FrameworkReregisteredMessage(
                 framework_id=framework.info.id, master_info=self.info)
         self._send_framework(framework, message)
+        if isinstance(connection, HttpConnection):
+            connection.start_heartbeat(self)
 
-    def _failover_framework(self, framework: Framework, new_pid: UPID) -> None:
-        """Replaces a framework's scheduler with the one at `new_pid`."""
+    def _failover_framework(self, framework: Framework,
+                            connection: UPID | HttpConnection) -> None:
+        """Replaces a framework's scheduler with the one at `connection`: a new pid, or an
+        HTTP scheduler's new stream (port of both `Master::failoverFramework`)."""
         old_pid = framework.pid
-        # A new pid means an old scheduler may still run: fence it. The same pid means
-        # either the same scheduler restarted there or a duplicate message.
-        if old_pid != new_pid and framework.connected() and old_pid:
-            self._framework_error(old_pid, FRAMEWORK_FAILED_OVER)
-        framework.update_connection(new_pid)
-        self.link(new_pid)
+        # A new pid or stream means an old scheduler may still run: fence it, on its own
+        # connection (an HTTP scheduler hears it as an ERROR event, then its stream ends).
+        # The same pid means either the same scheduler restarted there or a duplicate
+        # message.
+        if framework.connected() and (isinstance(connection, HttpConnection)
+                                      or old_pid != connection):
+            self._send_framework(framework, messages_pb2.FrameworkErrorMessage(
+                message=FRAMEWORK_FAILED_OVER))
+        if old_pid is not None and self.framework_pids.get(old_pid) == framework.id:
+            del self.framework_pids[old_pid]
+        self._connect(framework, connection)
         for offer_id in list(framework.offers):
             self._discard_offer(offer_id)
         if framework.activate():
             self.allocator.activate_framework(framework.id)
         self._send_framework(framework, messages_pb2.FrameworkRegisteredMessage(
             framework_id=framework.info.id, master_info=self.info))
-        if old_pid is not None and self.framework_pids.get(old_pid) == framework.id:
-            del self.framework_pids[old_pid]
-        self.framework_pids[new_pid] = framework.id
+        if isinstance(connection, HttpConnection):
+            connection.start_heartbeat(self)
+
+    def _connect(self, framework: Framework, connection: UPID | HttpConnection) -> None:
+        """Points the framework at its scheduler's new connection (`updateConnection`): a
+        pid, which the master links to, or an HTTP stream, whose end it watches. The old
+        stream, if any, is closed."""
+        if isinstance(connection, HttpConnection):
+            framework.update_connection_http(connection)
+            self._watch_http(framework, connection)
+        else:
+            framework.update_connection(connection)
+            self.link(connection)
+            self.framework_pids[connection] = framework.id
+
+    def _watch_http(self, framework: Framework, http: HttpConnection) -> None:
+        """The end of `http` (the client went away) will be `_http_exited`."""
+        http.closed.on_any(defer(self, self._http_exited, framework.id, http))
 
     def _update_framework(self, framework: Framework, info: Any,
                           suppressed: frozenset[str]) -> None:
@@ -1159,25 +1256,29 @@ class Master(Process):
                 framework_info=framework.info))
 
     def update_framework(self, from_: UPID, framework: Framework, call: Any) -> None:
-        """Port of `Master::updateFramework` (UPDATE_FRAMEWORK); errors go back as
-        `FrameworkErrorMessage`."""
+        """UPDATE_FRAMEWORK of a PID framework: errors go back as `FrameworkErrorMessage`."""
+        error = self.update_framework_call(framework, call)
+        if error is not None:
+            self._framework_error(from_, error)
+
+    def update_framework_call(self, framework: Framework, call: Any) -> str | None:
+        """Port of `Master::updateFramework` (UPDATE_FRAMEWORK): the error, or None once
+        the framework is updated."""
         info = call.framework_info
         error = self._validate_framework(info)
         if error is not None:
-            self._framework_error(from_, f"Supplied FrameworkInfo is not valid: {error}")
-            return
+            return f"Supplied FrameworkInfo is not valid: {error}"
         error = validate_framework_update(framework.info, info)
         if error is not None:
-            self._framework_error(from_, f"FrameworkInfo update is not valid: {error}")
-            return
+            return f"FrameworkInfo update is not valid: {error}"
         error = validate_suppressed_roles(info, call.suppressed_roles)
         if error is not None:
-            self._framework_error(from_, f"'UpdateFramework' call is not valid: {error}")
-            return
+            return f"'UpdateFramework' call is not valid: {error}"
         changed = framework.info != info
         self._update_framework(framework, info, frozenset(call.suppressed_roles))
         if changed:
             self._send_framework_updates(framework)
+        return None
 
     def unregister_framework(self, from_: UPID, framework_id: Any) -> None:
         framework = self.frameworks.get(framework_id.value)
@@ -1248,6 +1349,19 @@ class Master(Process):
                 self._remove_framework_from_slave(slave, framework)
         slave.reregistration_timer = delay(self.flags.agent_reregister_timeout, self,
                                            self._agent_reregister_timeout, slave.id)
+
+    def _http_exited(self, framework_id: str, http: HttpConnection, closed: Any) -> None:
+        """An HTTP scheduler's stream ended (port of `Master::exited(FrameworkID,
+        HttpConnection)`): if it is still the framework's stream, the framework is
+        disconnected, as a PID framework whose link broke."""
+        framework = self.frameworks.get(framework_id)
+        if framework is None:
+            return
+        if framework.http is not http:
+            log.info("Ignoring disconnection of %s of framework %s as it has already"
+                     " reconnected", http, framework)
+            return
+        self._framework_exited(framework)
 
     def _framework_exited(self, framework: Framework) -> None:
         log.info("Framework %s disconnected", framework)

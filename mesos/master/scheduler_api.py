@@ -1,0 +1,366 @@
+"""The v1 scheduler HTTP API of the master: `POST /api/v1/scheduler` (port of
+`Master::Http::scheduler` in `src/master/http.cpp`, of `StreamingHttpConnection` in
+`src/master/master.hpp`, of the scheduler half of `src/internal/evolve.cpp` and of
+`src/common/recordio.hpp`).
+
+What each part owns:
+
+- `SchedulerApi.scheduler` answers the endpoint: it decodes the `mesos.v1.scheduler.Call`
+  (JSON or protobuf, by `Content-Type`), validates it, and either opens a subscription
+  stream (SUBSCRIBE: `200`, a `Mesos-Stream-Id` header and a chunked RecordIO body in the
+  encoding `Accept` asks for) or hands the call to the master's handler for it (`202`),
+  once the caller proved it owns the framework's current stream (`Mesos-Stream-Id`).
+- `HttpConnection` is one subscription stream: `send` turns what the master would send a
+  PID scheduler into a v1 `Event` (`evolve`), encodes it and writes it as one RecordIO
+  record into the response's `Pipe`; it also sends the HEARTBEAT events, the first at once
+  and then every `HEARTBEAT_INTERVAL` seconds of clock time.
+- `evolve` and `recordio_encode` are pure functions.
+
+The v1 and v0 scheduler protos are wire-compatible (same field numbers; `agent_id` is the
+v1 spelling of `slave_id`), so a call is decoded as the v1 message, as Mesos does, and read
+by the master as its internal `mesos.scheduler.Call` through its bytes (`devolve`).
+
+Threads: everything here runs on the master's thread (the endpoint is a master route, and
+heartbeats are `delay`ed onto the master), except that a stream's `closed` future completes
+on the HTTP server's loop thread when the client goes away; the master defers its callback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf.message import DecodeError
+
+from libprocess import Accepted, BadRequest, Future, Pipe, Process, Request, Response, delay
+from libprocess.clock import Timer
+from mesos.common.json_model import parse_mesos_json, to_mesos_json
+from mesos.master.validation import validate_scheduler_call
+from mesos.protos.mesos.scheduler import scheduler_pb2
+from mesos.protos.mesos.v1.scheduler import scheduler_pb2 as v1_scheduler_pb2
+from mesos.protos.messages import messages_pb2
+
+if TYPE_CHECKING:
+    from mesos.master.framework import Framework
+    from mesos.master.master import Master
+
+__all__ = [
+    "APPLICATION_JSON",
+    "APPLICATION_PROTOBUF",
+    "HEARTBEAT_INTERVAL",
+    "HttpConnection",
+    "SchedulerApi",
+    "accepts_media_type",
+    "devolve",
+    "evolve",
+    "recordio_encode",
+]
+
+log = logging.getLogger("mesos.master.scheduler_api")
+
+APPLICATION_JSON = "application/json"
+APPLICATION_PROTOBUF = "application/x-protobuf"
+
+# Mesos's `DEFAULT_HEARTBEAT_INTERVAL`, also told to the scheduler in SUBSCRIBED.
+HEARTBEAT_INTERVAL = 15.0
+
+Call = scheduler_pb2.Call
+Event = v1_scheduler_pb2.Event
+
+
+# -- pure helpers ----------------------------------------------------------------------------
+
+
+def recordio_encode(record: bytes) -> bytes:
+    """One RecordIO record: the record's length in decimal, a newline, the record."""
+    return b"%d\n" % len(record) + record
+
+
+def devolve(call: Any) -> Any:
+    """A `mesos.v1.scheduler.Call` as the master's `mesos.scheduler.Call` (same wire)."""
+    return Call.FromString(call.SerializePartialToString())
+
+
+def _same_wire(message: Any, target: Any) -> None:
+    # v0 -> v1 of a message whose field numbers are the same in both.
+    target.MergeFromString(message.SerializePartialToString())
+
+
+def evolve(message: Any) -> Any:
+    """What the master sends a PID scheduler, as the v1 `Event` an HTTP scheduler gets
+    (port of the `evolve(const ...Message&)` overloads for the scheduler)."""
+    event = Event()
+    if isinstance(message, messages_pb2.FrameworkRegisteredMessage |
+                  messages_pb2.FrameworkReregisteredMessage):
+        # Both subscribe the scheduler: there is only SUBSCRIBED in v1.
+        event.type = Event.SUBSCRIBED
+        event.subscribed.framework_id.value = message.framework_id.value
+        event.subscribed.heartbeat_interval_seconds = HEARTBEAT_INTERVAL
+        _same_wire(message.master_info, event.subscribed.master_info)
+    elif isinstance(message, messages_pb2.ResourceOffersMessage):
+        event.type = Event.OFFERS
+        for offer in message.offers:
+            _same_wire(offer, event.offers.offers.add())
+    elif isinstance(message, messages_pb2.RescindResourceOfferMessage):
+        event.type = Event.RESCIND
+        event.rescind.offer_id.value = message.offer_id.value
+    elif isinstance(message, messages_pb2.StatusUpdateMessage):
+        update = message.update
+        event.type = Event.UPDATE
+        status = event.update.status
+        _same_wire(update.status, status)
+        if update.HasField("slave_id"):
+            status.agent_id.value = update.slave_id.value
+        if update.HasField("executor_id"):
+            status.executor_id.value = update.executor_id.value
+        status.timestamp = update.timestamp
+        # Only an update that an agent sends reliably carries a uuid to acknowledge; the
+        # master's own updates (no `pid` to acknowledge to) are never acknowledged.
+        if update.uuid and message.pid:
+            status.uuid = update.uuid
+        else:
+            status.ClearField("uuid")
+    elif isinstance(message, messages_pb2.LostSlaveMessage):
+        event.type = Event.FAILURE
+        event.failure.agent_id.value = message.slave_id.value
+    elif isinstance(message, messages_pb2.ExitedExecutorMessage):
+        event.type = Event.FAILURE
+        event.failure.agent_id.value = message.slave_id.value
+        event.failure.executor_id.value = message.executor_id.value
+        event.failure.status = message.status
+    elif isinstance(message, messages_pb2.ExecutorToFrameworkMessage):
+        event.type = Event.MESSAGE
+        event.message.agent_id.value = message.slave_id.value
+        event.message.executor_id.value = message.executor_id.value
+        event.message.data = message.data
+    elif isinstance(message, messages_pb2.FrameworkErrorMessage):
+        event.type = Event.ERROR
+        event.error.message = message.message
+    else:
+        raise TypeError(f"No v1 scheduler event for {message.DESCRIPTOR.full_name}")
+    return event
+
+
+def _media_type(header: str) -> str:
+    """`type/subtype` of a Content-Type or Accept entry, without parameters."""
+    return header.split(";", 1)[0].strip().lower()
+
+
+def accepts_media_type(accept: str | None, media_type: str) -> bool:
+    """Whether an `Accept` header allows `media_type` (port of libprocess's
+    `Request::acceptsMediaType`): no header accepts everything; otherwise the most specific
+    entry that matches (`type/subtype`, then `type/*`, then `*/*`) decides, and a `q` of 0
+    refuses."""
+    if accept is None:
+        return True
+    main = media_type.split("/", 1)[0]
+    qualities: dict[str, float] = {}
+    for entry in accept.split(","):
+        name = _media_type(entry)
+        if not name:
+            continue
+        quality = 1.0
+        for parameter in entry.split(";")[1:]:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        qualities[name] = quality
+    for candidate in (media_type, f"{main}/*", "*/*"):
+        if candidate in qualities:
+            return qualities[candidate] > 0
+    return False
+
+
+def _encode(event: Any, content_type: str) -> bytes:
+    if content_type == APPLICATION_PROTOBUF:
+        return bytes(event.SerializePartialToString())
+    return json.dumps(to_mesos_json(event), separators=(",", ":")).encode()
+
+
+# -- a subscription stream -------------------------------------------------------------------
+
+
+class HttpConnection:
+    """An HTTP scheduler's subscription stream (Mesos's `StreamingHttpConnection`); used on
+    the master's thread.
+
+    `stream_id` is the `Mesos-Stream-Id` every later call must carry; `closed` is ready
+    when the stream is over (the client went away, or the master closed it and all was
+    sent). Two connections are the same only if they are the same object.
+    """
+
+    def __init__(self, pipe: Pipe, content_type: str, stream_id: str | None = None) -> None:
+        self.pipe = pipe
+        self.content_type = content_type
+        self.stream_id = stream_id or str(uuid.uuid4())
+        self._heartbeat: Timer | None = None
+
+    def __repr__(self) -> str:
+        return f"<HTTP stream {self.stream_id}>"
+
+    @property
+    def closed(self) -> Future[None]:
+        return self.pipe.reader_closed
+
+    def send(self, message: Any) -> bool:
+        """Writes `message` (an internal scheduler message, evolved, or a v1 `Event`) as one
+        RecordIO record; False if the stream is over."""
+        event = message if isinstance(message, Event) else evolve(message)
+        return self.pipe.write(recordio_encode(_encode(event, self.content_type)))
+
+    def close(self) -> bool:
+        """Ends the stream (after what was sent) and its heartbeats; False if it was over."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        return self.pipe.close()
+
+    def start_heartbeat(self, process: Process, interval: float = HEARTBEAT_INTERVAL) -> None:
+        """Sends HEARTBEAT now and every `interval` s of clock time, on `process`'s thread,
+        until the stream is over (port of `ResponseHeartbeater`)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        self._beat(process, interval)
+
+    def _beat(self, process: Process, interval: float) -> None:
+        if self.pipe.is_closed():
+            self._heartbeat = None
+            return
+        log.debug("Sending heartbeat on %s", self)
+        self.send(Event(type=Event.HEARTBEAT))
+        self._heartbeat = delay(interval, process, self._beat, process, interval)
+
+
+# -- the endpoint ----------------------------------------------------------------------------
+
+
+def _method_not_allowed(method: str) -> Response:
+    return Response(405, f"Expecting one of {{ 'POST' }}, but received '{method}'\n",
+                    headers={"Allow": "POST"})
+
+
+class SchedulerApi:
+    """`/api/v1/scheduler` of the master (its handler runs on the master's thread)."""
+
+    def __init__(self, master: Master) -> None:
+        self.master = master
+
+    def scheduler(self, request: Request) -> Response:
+        """Port of `Master::Http::scheduler` (the caller, `MasterHttp`, answers 307/503 on
+        a master that does not lead or has not recovered)."""
+        if request.method != "POST":
+            return _method_not_allowed(request.method)
+
+        content_type = request.header("Content-Type")
+        if content_type is None:
+            return BadRequest("Expecting 'Content-Type' to be present")
+        media_type = _media_type(content_type)
+        v1_call = v1_scheduler_pb2.Call()
+        if media_type == APPLICATION_PROTOBUF:
+            try:
+                v1_call.ParseFromString(request.body)
+            except DecodeError:
+                return BadRequest("Failed to parse body into Call protobuf")
+        elif media_type == APPLICATION_JSON:
+            try:
+                value = json.loads(request.body)
+            except ValueError as e:
+                return BadRequest(f"Failed to parse body into JSON: {e}")
+            try:
+                v1_call = parse_mesos_json(value, v1_scheduler_pb2.Call)
+            except ValueError as e:
+                return BadRequest(f"Failed to convert JSON into Call protobuf: {e}")
+        else:
+            return Response(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or "
+                                 f"{APPLICATION_PROTOBUF}\n")
+
+        call = devolve(v1_call)
+        error = validate_scheduler_call(call)
+        if error is not None:
+            return BadRequest(f"Failed to validate scheduler::Call: {error}")
+
+        if call.type == Call.SUBSCRIBE:
+            return self._subscribe(request, call)
+
+        framework = self.master.frameworks.get(call.framework_id.value)
+        if framework is None:
+            return BadRequest("Framework cannot be found")
+        if not framework.connected():
+            return Response(403, "Framework is not subscribed\n")
+        if framework.http is None:
+            return Response(403, "Framework is not connected via HTTP\n")
+        stream_id = request.header("Mesos-Stream-Id")
+        if stream_id is None:
+            return BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id'"
+                              " header")
+        if stream_id != framework.http.stream_id:
+            return BadRequest(f"The stream ID '{stream_id}' included in this request didn't"
+                              " match the stream ID currently associated with framework ID"
+                              f" {framework.id}")
+        return self._call(framework, call)
+
+    def _subscribe(self, request: Request, call: Any) -> Response:
+        # JSON unless only protobuf is acceptable: an absent `Accept` accepts anything.
+        accept = request.header("Accept")
+        if accepts_media_type(accept, APPLICATION_JSON):
+            content_type = APPLICATION_JSON
+        elif accepts_media_type(accept, APPLICATION_PROTOBUF):
+            content_type = APPLICATION_PROTOBUF
+        else:
+            return Response(406, f"Expecting 'Accept' to allow '{APPLICATION_PROTOBUF}' or"
+                                 f" '{APPLICATION_JSON}'\n")
+        if request.header("Mesos-Stream-Id") is not None:
+            return BadRequest("Subscribe calls should not include the 'Mesos-Stream-Id'"
+                              " header")
+        pipe = Pipe()
+        http = HttpConnection(pipe, content_type)
+        # The master answers on the stream (SUBSCRIBED, or ERROR and the end of the stream);
+        # what it writes now is sent as soon as the response starts.
+        self.master.subscribe_http(http, call.subscribe)
+        return Response(200, pipe, content_type, headers={"Mesos-Stream-Id": http.stream_id})
+
+    def _call(self, framework: Framework, call: Any) -> Response:
+        """Hands a call of the framework's own stream to the master's handler for it; the
+        answer is `202 Accepted` (the outcome, if any, comes on the stream)."""
+        master = self.master
+        kind = call.type
+        if kind == Call.TEARDOWN:
+            master.teardown(framework)
+        elif kind == Call.ACCEPT:
+            master.accept(framework, call.accept)
+        elif kind == Call.DECLINE:
+            master.decline(framework, call.decline)
+        elif kind == Call.REVIVE:
+            master.revive(framework, list(call.revive.roles))
+        elif kind == Call.SUPPRESS:
+            master.suppress(framework, list(call.suppress.roles))
+        elif kind == Call.KILL:
+            master.kill(framework, call.kill)
+        elif kind == Call.SHUTDOWN:
+            master.shutdown(framework, call.shutdown)
+        elif kind == Call.ACKNOWLEDGE:
+            master.acknowledge(framework, call.acknowledge)
+        elif kind == Call.RECONCILE:
+            master.reconcile(framework, [
+                (t.task_id.value, t.slave_id.value if t.HasField("slave_id") else None)
+                for t in call.reconcile.tasks])
+        elif kind == Call.MESSAGE:
+            master.message(framework, call.message)
+        elif kind == Call.REQUEST:
+            master.request(framework, call.request)
+        elif kind == Call.UPDATE_FRAMEWORK:
+            error = master.update_framework_call(framework, call.update_framework)
+            return BadRequest(error) if error is not None else Response(200)
+        elif kind in (Call.ACCEPT_INVERSE_OFFERS, Call.DECLINE_INVERSE_OFFERS):
+            # Every inverse offer id is unknown here: Mesos drops unknown ids after `202`.
+            log.info("Ignoring %s call of framework %s: this master makes no inverse offers",
+                     Call.Type.Name(kind), framework)
+        else:
+            return Response(501, f"{Call.Type.Name(kind)} calls are not supported by this"
+                                 " master\n")
+        return Accepted()
