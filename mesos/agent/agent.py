@@ -19,12 +19,19 @@ streams, adopts the executors still running, asks them to reregister
 `--executor_reregistration_timeout`, and only then reregisters with the master under the same
 agent id (`--recover=cleanup` kills them and exits instead).
 
+HTTP executors (the v1 executor API, `executor_api.py`) subscribe through
+`subscribe_executor` instead of registering; an executor then has a subscription stream
+(`Executor.http`) instead of a pid, and everything the agent sends it goes through
+`Executor.send`, which writes a v1 event on the stream or sends the message to the pid. A
+checkpointing framework's HTTP executor gets an `http.marker` instead of a checkpointed pid:
+a restarted agent waits for it to subscribe again (it sends it no ReconnectExecutorMessage).
+
 Threads: everything here runs on the agent's own thread. The containerizer's waiter threads,
 the master detector (a process of its own, following the leader) and the status update manager
 come back through `defer`.
 
 Not yet ported (later issues): garbage collection of sandboxes (`--gc_delay`),
-authentication, resource providers, task groups and HTTP executors.
+authentication, resource providers and task groups.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from mesos.agent.containerizer import (
     detect_resources,
     wait_status_text,
 )
+from mesos.agent.executor_api import ExecutorConnection, subscribed_event
 from mesos.agent.flags import REGISTER_RETRY_INTERVAL_MAX, AgentFlags
 from mesos.agent.status_update_manager import (
     CheckpointedTask,
@@ -198,6 +206,41 @@ def create_status_update(framework_id: Any, slave_id: Any, task_id: Any, state: 
     return update
 
 
+def status_update_from_status(framework_id: Any, status: Any,
+                              slave_id: Any) -> messages_pb2.StatusUpdate:
+    """The `StatusUpdate` an HTTP executor's `TaskStatus` stands for (port of the
+    `protobuf::createStatusUpdate(frameworkId, status, slaveId)` overload): the status's
+    executor id, timestamp (now if it has none) and uuid, and this agent's id where the
+    status has none."""
+    update = messages_pb2.StatusUpdate()
+    update.framework_id.CopyFrom(framework_id)
+    if status.HasField("executor_id"):
+        update.executor_id.CopyFrom(status.executor_id)
+    update.status.CopyFrom(status)
+    update.slave_id.CopyFrom(slave_id)
+    if not status.HasField("slave_id"):
+        update.status.slave_id.CopyFrom(slave_id)
+    update.timestamp = status.timestamp if status.HasField("timestamp") else clock.now()
+    if status.HasField("uuid"):
+        update.uuid = status.uuid
+    return update
+
+
+class HttpExecutorSender:
+    """The sender of a status update that came from an HTTP executor (Mesos passes `None`
+    for its pid): the acknowledgement goes to the executor of the update's task as an
+    ACKNOWLEDGED event. Updates the agent generates have no sender (None)."""
+
+    def __str__(self) -> str:
+        return "an HTTP executor"
+
+
+HTTP_EXECUTOR = HttpExecutorSender()
+
+# Who sent a status update: an executor's pid, an HTTP executor, or nobody (the agent).
+Sender = UPID | HttpExecutorSender | None
+
+
 def create_task(task: Any, state: Any, framework_id: Any) -> Any:
     """The `Task` the agent keeps for a `TaskInfo` (port of `protobuf::createTask`)."""
     t = mesos_pb2.Task()
@@ -306,6 +349,11 @@ class Executor:
         self.directory = directory
         self.checkpoint = checkpoint
         self.pid: UPID | None = None
+        # The subscription stream of an HTTP executor (None for a PID executor, or one not
+        # subscribed yet); `http_marker`: a recovered executor that was an HTTP executor,
+        # expected to subscribe again.
+        self.http: ExecutorConnection | None = None
+        self.http_marker = False
         self.queued_tasks: dict[str, Any] = {}
         self.launched_tasks: dict[str, Any] = {}
         self.terminated_tasks: dict[str, Any] = {}
@@ -318,16 +366,36 @@ class Executor:
 
     def __str__(self) -> str:
         text = f"'{self.id}' of framework {self.framework_id.value}"
-        if self.pid is not None:
+        if self.http is not None:
+            text += " (via HTTP)"
+        elif self.pid is not None:
             text += f" at {self.pid}"
         return text
 
+    def connected(self) -> bool:
+        """Whether the agent has a way to reach the executor: a stream or a pid."""
+        return self.http is not None or self.pid is not None
+
     def send(self, message: Any) -> None:
+        """Sends what the agent tells its executor (port of `Executor::send`): a v1 event on
+        an HTTP executor's stream (evolved from `message`, or `message` itself if it is an
+        event), or `message` to a PID executor's pid."""
+        if self.http is not None:
+            if not self.http.send(message):
+                log.warning("Unable to send %s to executor %s: connection closed",
+                            message.DESCRIPTOR.name, self)
+            return
         if self.pid is None:
             log.warning("Unable to send %s to executor %s because it has no pid",
                         message.DESCRIPTOR.name, self)
             return
         self.agent.send(self.pid, message)
+
+    def close_http_connection(self) -> None:
+        """Ends the executor's stream, if any (port of `Executor::closeHttpConnection`)."""
+        if self.http is not None:
+            self.http.close()
+            self.http = None
 
     def enqueue_task(self, task: Any) -> None:
         self.queued_tasks[task.task_id.value] = _copy(task)
@@ -619,6 +687,9 @@ class Agent(Process):
         # Set once recovery is over (`recoveryInfo.recovered`); until then the agent waits
         # for its recovered executors to reregister.
         self.recovered: Promise[None] = Promise()
+        # Whether HTTP executors may subscribe (`recoveryInfo.reconnect`): once the
+        # containerizer has recovered, when the agent knows which executors it waits for.
+        self.recovery_reconnect = False
         self._reregistration_timer: Timer | None = None
         # The runs (`state.RunState`) of the executors being recovered, by container id.
         self._recovered_runs: dict[str, Any] = {}
@@ -737,11 +808,16 @@ class Agent(Process):
                 continue
             for executor in framework.executors.values():
                 doomed.add(executor.container_id)
-                if (executor.pid is not None and executor.state in (
-                        ExecutorState.REGISTERING, ExecutorState.RUNNING)):
+                if executor.connected() and executor.state in (
+                        ExecutorState.REGISTERING, ExecutorState.RUNNING):
                     executor.send(messages_pb2.ShutdownExecutorMessage(
                         executor_id=executor.info.executor_id,
                         framework_id=executor.framework_id))
+        # The agent's end breaks every HTTP executor's stream, as the end of a real agent
+        # process does: those that outlive it subscribe again to the next agent.
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                executor.close_http_connection()
         self.containerizer.destroy_all(doomed)
         if self.state is State.TERMINATING:
             latest = paths.get_latest_slave_path(self.meta_dir)
@@ -907,7 +983,10 @@ class Agent(Process):
             executor = Executor(self, framework.info.id, executor_state.info, run.id,
                                 directory, framework.info.checkpoint)
             if run.forked_pid is not None:
+                # Mesos's convention: a pid for a PID executor; none, with the marker, for
+                # an HTTP executor, which subscribes again by itself.
                 executor.pid = run.libprocess_pid
+                executor.http_marker = bool(run.http)
             for task_state in run.tasks.values():
                 executor.recover_task(task_state)
             framework.executors[executor.id] = executor
@@ -990,9 +1069,12 @@ class Agent(Process):
 
     def _recover_executors(self) -> None:
         """Port of `Slave::_recover`: watch every recovered executor's container, and send
-        ReconnectExecutorMessage to those with a libprocess pid (`--recover=reconnect`), or
-        shut them down (`cleanup`). Recovery ends when they have all reregistered or
-        terminated, or after `--executor_reregistration_timeout` at the latest."""
+        ReconnectExecutorMessage to those with a libprocess pid (`--recover=reconnect`;
+        HTTP executors subscribe again by themselves), or shut them down (`cleanup`; an
+        HTTP executor hears it when it subscribes). Recovery ends when they have all
+        reregistered or terminated, or after `--executor_reregistration_timeout` at the
+        latest."""
+        self.recovery_reconnect = True
         reconnect = self.flags.recover == "reconnect"
         for framework in list(self.frameworks.values()):
             for executor in list(framework.executors.values()):
@@ -1004,10 +1086,12 @@ class Agent(Process):
                         log.info("Sending reconnect request to executor %s", executor)
                         self.send(executor.pid, messages_pb2.ReconnectExecutorMessage(
                             slave_id=self.info.id))
+                    elif executor.http_marker:
+                        log.info("Waiting for executor %s to subscribe", executor)
                     else:
                         log.info("Unable to reconnect to executor %s because no libprocess "
-                                 "pid was checkpointed", executor)
-                elif executor.pid is not None:
+                                 "pid or HTTP marker was checkpointed", executor)
+                elif executor.pid is not None or executor.http_marker:
                     log.info("Sending shutdown to executor %s", executor)
                     self._shutdown_executor(framework, executor)
                 else:
@@ -1950,21 +2034,42 @@ class Agent(Process):
         message = messages_pb2.ExecutorReregisteredMessage()
         message.slave_id.CopyFrom(self.info.id)
         message.slave_info.CopyFrom(self.info)
-        self.send(from_, message)
+        executor.send(message)
 
+        self._adopt_unacknowledged(framework, executor, tasks,
+                                   [_copy(update) for update in updates], from_, adopt=True)
+
+        if not executor.ever_sent_task() and not executor.queued_tasks:
+            log.warning("Shutting down reregistering executor %s because it has no tasks to "
+                        "run and has never been sent a task", executor)
+            self._shutdown_executor(framework, executor)
+
+        self._check_reregistrations()
+
+    def _adopt_unacknowledged(self, framework: Framework, executor: Executor,
+                              tasks: Iterable[Any], updates: Iterable[Any], sender: Sender,
+                              adopt: bool) -> None:
+        """What a (re)connecting executor says it has no acknowledgement for (the
+        reregistration of `Slave::reregisterExecutor`, the subscription of
+        `Slave::subscribe`): its updates are handled again (those the agent recorded already
+        are duplicates the status update manager ignores), and the STAGING tasks it never
+        got are dropped (TASK_LOST, or TASK_DROPPED for partition-aware frameworks). With
+        `adopt` (a reconnection during recovery), a task the agent has no checkpoint of is
+        taken as launched."""
         tasks = list(tasks)
-        for info in tasks:
-            task_id = info.task_id.value
-            if framework.get_executor_for_task(task_id) is None:
-                # Its checkpoint was lost (a non-strict recovery): the executor runs it.
-                log.warning("Adopting task %s of executor %s that the agent did not recover",
-                            task_id, executor)
-                task = executor.add_launched_task(info)
-                if executor.checkpoint:
-                    executor.checkpoint_task(task)
+        if adopt:
+            for info in tasks:
+                task_id = info.task_id.value
+                if framework.get_executor_for_task(task_id) is None:
+                    # Its checkpoint was lost (a non-strict recovery): the executor runs it.
+                    log.warning("Adopting task %s of executor %s that the agent did not "
+                                "recover", task_id, executor)
+                    task = executor.add_launched_task(info)
+                    if executor.checkpoint:
+                        executor.checkpoint_task(task)
 
         for update in updates:
-            self.status_update(_copy(update), from_)
+            self.status_update(update, sender)
 
         unacknowledged = {task.task_id.value for task in tasks}
         for task in list(executor.launched_tasks.values()):
@@ -1978,12 +2083,88 @@ class Agent(Process):
                     TaskStatus.SOURCE_SLAVE, "Task launched during agent restart",
                     TaskStatus.REASON_SLAVE_RESTARTED, executor.info.executor_id), None)
 
-        if not executor.ever_sent_task() and not executor.queued_tasks:
-            log.warning("Shutting down reregistering executor %s because it has no tasks to "
-                        "run and has never been sent a task", executor)
-            self._shutdown_executor(framework, executor)
+    def subscribe_executor(self, http: ExecutorConnection, subscribe: Any,
+                           framework: Framework, executor: Executor) -> None:
+        """Port of `Slave::subscribe`: an HTTP executor's SUBSCRIBE (of `executor_api.py`),
+        its first one or a new one (after its stream broke, or after an agent restart). The
+        executor is RUNNING on the new stream (a previous one is closed), its unacknowledged
+        updates and tasks are taken as a reregistration's are, and it gets SUBSCRIBED and its
+        queued tasks; an executor nobody expects is told SHUTDOWN on the stream, which then
+        ends."""
+        log.info("Received Subscribe request for HTTP executor %s", executor)
 
+        def refuse(reason: str) -> None:
+            log.warning("Shutting down executor %s because %s", executor, reason)
+            http.send(messages_pb2.ShutdownExecutorMessage(
+                executor_id=executor.info.executor_id, framework_id=executor.framework_id))
+            http.close()
+
+        if self.state is State.TERMINATING:
+            refuse("the agent is terminating")
+            return
+        if framework.state is FrameworkState.TERMINATING:
+            refuse("the framework is terminating")
+            return
+        if executor.state in (ExecutorState.TERMINATING, ExecutorState.TERMINATED):
+            refuse(f"it is in unexpected state {executor.state.value}")
+            return
+
+        if executor.http is not None:
+            log.warning("Closing already existing HTTP connection from executor %s",
+                        executor)
+            executor.close_http_connection()
+        recovering = self.state is State.RECOVERING
+        executor.state = ExecutorState.RUNNING
+        executor.http = http
+        executor.pid = None
+        http.start_heartbeat(self)
+        http.closed.on_any(defer(self, self._executor_stream_closed, framework.id,
+                                 executor.id, http))
+        if executor.checkpoint and not self.checkpoint(
+                "HTTP marker", slave_state.checkpoint_http_marker, self.meta_dir, self.info.id,
+                framework.id, executor.info.executor_id, executor.container_id):
+            return
+
+        updates = [status_update_from_status(framework.info.id, update.status, self.info.id)
+                   for update in subscribe.unacknowledged_updates]
+        self._adopt_unacknowledged(framework, executor, subscribe.unacknowledged_tasks,
+                                   updates, HTTP_EXECUTOR, adopt=recovering)
+
+        if not executor.ever_sent_task() and not executor.queued_tasks:
+            log.warning("Shutting down executor %s because it has never been sent a task and "
+                        "all of its queued tasks have been killed before delivery", executor)
+            self._shutdown_executor(framework, executor)
+            self._check_reregistrations()
+            return
+
+        message = messages_pb2.ExecutorRegisteredMessage()
+        message.executor_info.CopyFrom(executor.info)
+        message.framework_id.CopyFrom(framework.info.id)
+        message.framework_info.CopyFrom(framework.info)
+        message.slave_id.CopyFrom(self.info.id)
+        message.slave_info.CopyFrom(self.info)
+        executor.send(subscribed_event(message, executor.container_id))
+
+        self._send_queued_tasks(framework, executor, list(executor.queued_tasks))
         self._check_reregistrations()
+
+    def _executor_stream_closed(self, framework_id: str, executor_id: str,
+                                http: ExecutorConnection, closed: Future[None]) -> None:
+        """An HTTP executor's stream is over (it went away, or the agent closed it). As for
+        a PID executor whose link breaks, nothing else happens: the executor may subscribe
+        again, and if it is gone its container's end fails its tasks
+        (`executor_terminated`)."""
+        executor = self._get_executor(framework_id, executor_id)
+        if executor is None or executor.http is not http:
+            return
+        log.info("Subscription stream of executor %s closed; waiting for it to subscribe "
+                 "again or terminate", executor)
+
+    def http_status_update(self, framework_id: Any, status: Any) -> None:
+        """An HTTP executor's UPDATE call (validated): the update is handled as a
+        StatusUpdateMessage from the executor, and acknowledged on its stream."""
+        self.status_update(status_update_from_status(framework_id, status, self.info.id),
+                           HTTP_EXECUTOR)
 
     def _send_queued_tasks(self, framework: Framework, executor: Executor,
                            task_ids: list[str]) -> None:
@@ -2153,7 +2334,7 @@ class Agent(Process):
         log.info("Shutting down executor %s", executor)
         executor.state = ExecutorState.TERMINATING
         # Dropped if the executor has not registered yet: the timeout below still applies.
-        if executor.pid is not None:
+        if executor.connected():
             executor.send(messages_pb2.ShutdownExecutorMessage(
                 executor_id=executor.info.executor_id, framework_id=executor.framework_id))
         grace = self.flags.executor_shutdown_grace_period
@@ -2221,6 +2402,9 @@ class Agent(Process):
 
         self.metrics.executors_terminated.inc()
         executor.state = ExecutorState.TERMINATED
+        # Its stream, if it is an HTTP executor, is over with it (Mesos closes it when the
+        # executor is destroyed; the executor's process is gone already).
+        executor.close_http_connection()
 
         # No updates for a terminating framework: nobody would acknowledge them.
         if framework.state is not FrameworkState.TERMINATING:
@@ -2318,19 +2502,20 @@ class Agent(Process):
             return
         self.status_update(_copy(update), sender)
 
-    def status_update(self, update: Any, pid: UPID | None) -> None:
-        """Port of `Slave::statusUpdate`: validate an update (from the executor at `pid`, or
-        generated by the agent when `pid` is None), record the task's new state, and hand
-        it to the status update manager; the executor is acknowledged once it is recorded.
-        Invalid updates are dropped and counted in `slave/invalid_status_updates`."""
+    def status_update(self, update: Any, pid: Sender) -> None:
+        """Port of `Slave::statusUpdate`: validate an update (from the executor at `pid`,
+        from an HTTP executor when `pid` is `HTTP_EXECUTOR`, or generated by the agent when
+        `pid` is None), record the task's new state, and hand it to the status update
+        manager; the executor is acknowledged once it is recorded. Invalid updates are
+        dropped and counted in `slave/invalid_status_updates`."""
         what = (f"status update {_state_name(update.status.state)} (Status UUID: "
                 f"{_uuid_text(update.uuid)}) for task {update.status.task_id.value} of "
                 f"framework {update.framework_id.value}")
         log.info("Handling %s%s", what, f" from {pid}" if pid is not None else "")
 
         def invalid(reason: str) -> None:
-            log.warning("Ignoring %s%s because %s", what, f" from {pid}" if pid else "",
-                        reason)
+            log.warning("Ignoring %s%s because %s", what,
+                        f" from {pid}" if pid is not None else "", reason)
             self.metrics.invalid_status_updates.inc()
 
         if not update.uuid:
@@ -2389,14 +2574,14 @@ class Agent(Process):
                 self._shutdown_executor(framework, executor)
             return
 
-        if pid is not None and executor.pid is not None and executor.pid != pid:
+        if isinstance(pid, UPID) and executor.pid is not None and executor.pid != pid:
             log.warning("Received %s from %s on behalf of a different executor '%s' (%s)",
                         what, pid, executor.id, executor.pid)
 
         self.metrics.valid_status_updates.inc()
         self._status_update(update, pid, executor)
 
-    def _status_update(self, update: Any, pid: UPID | None, executor: Executor) -> None:
+    def _status_update(self, update: Any, pid: Sender, executor: Executor) -> None:
         """Port of `Slave::_statusUpdate`: record the task's latest state at once, so the
         master can learn it (from `latest_state`, or a reregistration) before the update
         itself reaches it."""
@@ -2409,7 +2594,7 @@ class Agent(Process):
             return
         self._record_update(update, pid, checkpoint=executor.checkpoint, executor=executor)
 
-    def _record_update(self, update: Any, pid: UPID | None, checkpoint: bool,
+    def _record_update(self, update: Any, pid: Sender, checkpoint: bool,
                        executor: Executor | None = None) -> None:
         """Port of `Slave::__statusUpdate`: the status update manager records the update
         (and sends it reliably); then the executor is acknowledged. A checkpointing
@@ -2425,7 +2610,7 @@ class Agent(Process):
             future = self.status_update_manager.update(update, self.info.id, False)
         future.on_any(defer(self, self._status_update_recorded, update, pid))
 
-    def _status_update_recorded(self, update: Any, pid: UPID | None,
+    def _status_update_recorded(self, update: Any, pid: Sender,
                                 future: Future[Any]) -> None:
         """Port of `Slave::___statusUpdate`: acknowledge the executor that sent the update,
         now that the status update manager has it."""
@@ -2444,8 +2629,21 @@ class Agent(Process):
         message.slave_id.CopyFrom(update.slave_id)
         message.task_id.CopyFrom(update.status.task_id)
         message.uuid = update.uuid
-        log.info("Sending acknowledgement for %s to %s", what, pid)
-        self.send(pid, message)
+        if isinstance(pid, UPID):
+            log.info("Sending acknowledgement for %s to %s", what, pid)
+            self.send(pid, message)
+            return
+        # An HTTP executor: ACKNOWLEDGED on the stream of the executor of the task.
+        framework = self.frameworks.get(update.framework_id.value)
+        if framework is None:
+            log.warning("Ignoring sending acknowledgement for %s of unknown framework", what)
+            return
+        executor = framework.get_executor_for_task(update.status.task_id.value)
+        if executor is None:
+            log.warning("Ignoring sending acknowledgement for %s of unknown executor", what)
+            return
+        log.info("Sending acknowledgement for %s to executor %s", what, executor)
+        executor.send(message)
 
     def forward(self, update: Any) -> None:
         """Port of `Slave::forward`: the status update manager's head of a stream goes to

@@ -4,7 +4,8 @@
 Served by the agent process, so `/slave(1)/state` and, on an agent whose process is the HTTP
 delegate, `/state`: `state`, `flags`, `health`, `monitor/statistics`, and the sandbox browser
 `files/browse`, `files/read` and `files/download` (which a real agent serves from its `files`
-process at `/files/...`; the delegate routes those paths here). Every handler runs on the
+process at `/files/...`; the delegate routes those paths here), and `api/v1/executor`, the
+v1 executor HTTP API (`executor_api.ExecutorApi`). Every handler runs on the
 agent's thread; `monitor/statistics` gathers the executors' usage on the containerizer's
 threads and answers with a future.
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from libprocess import OK, BadRequest, Future, NotFound, Request, Response, collect
 from mesos.agent import paths
 from mesos.agent.agent import MESOS_VERSION, Executor, Framework
+from mesos.agent.executor_api import ExecutorApi
 from mesos.common.json_model import model_attributes, model_resources, to_mesos_json
 from mesos.common.resources import Resources
 from mesos.protos.mesos import mesos_pb2
@@ -211,6 +213,9 @@ class AgentHttp:
         agent.route("/files/download", self.download, "Downloads a sandbox file.")
         agent.route("/files/download.json", self.download,
                     "Deprecated alias of /files/download.")
+        agent.route("/api/v1/executor", ExecutorApi(agent).executor,
+                    "Endpoint for executors to make calls against the agent (the v1 executor"
+                    " HTTP API).")
 
     # `/state`, `/flags`, `/health`.
 

@@ -13,7 +13,7 @@ here; the agent's own `SlaveInfo` always is. The layout is Mesos's `meta/` tree 
     meta/slaves/<sid>/frameworks/<fid>/{framework.info, framework.pid}
     .../frameworks/<fid>/executors/<eid>/executor.info
     .../executors/<eid>/runs/{latest -> <cid>, <cid>/}
-    .../runs/<cid>/{executor.sentinel, pids/forked.pid, pids/libprocess.pid}
+    .../runs/<cid>/{executor.sentinel, http.marker, pids/forked.pid, pids/libprocess.pid}
     .../runs/<cid>/tasks/<tid>/{task.info, task.updates}
 
 `recover(meta_dir, strict)` reads that tree into plain dataclasses (`State`, `SlaveState`,
@@ -64,6 +64,7 @@ __all__ = [
     "checkpoint_boot_id",
     "checkpoint_executor",
     "checkpoint_framework",
+    "checkpoint_http_marker",
     "checkpoint_libprocess_pid",
     "checkpoint_slave_info",
     "checkpoint_task",
@@ -105,13 +106,17 @@ class RunState:
     """One run (container) of an executor: its tasks and pids. `forked_pid_time` is when
     `forked.pid` was written (its mtime), which bounds the executor's start time, so that a
     process that got the same pid later is not taken for the executor. `completed` means
-    the executor terminated and all its updates were acknowledged (`executor.sentinel`)."""
+    the executor terminated and all its updates were acknowledged (`executor.sentinel`).
+    `http` says how the executor talked to the agent: False with a `libprocess_pid`, True
+    for an HTTP executor (`http.marker`), None if the agent died before it (re)registered
+    (Mesos's `RunState::http`)."""
 
     id: str
     tasks: dict[str, TaskState] = field(default_factory=dict)
     forked_pid: int | None = None
     forked_pid_time: float | None = None
     libprocess_pid: UPID | None = None
+    http: bool | None = None
     completed: bool = False
     errors: int = 0
 
@@ -387,12 +392,14 @@ def _recover_run(reader: _Reader, root: str, slave_id: str, framework_id: str,
 
     forked = os.path.join(run_dir, "pids", paths.FORKED_PID_FILE)
     libprocess = os.path.join(run_dir, "pids", paths.LIBPROCESS_PID_FILE)
+    marker = os.path.join(run_dir, paths.HTTP_MARKER_FILE)
     if not os.path.exists(forked):
-        if os.path.exists(libprocess):
+        registered = next((p for p in (libprocess, marker) if os.path.exists(p)), None)
+        if registered is not None:
             # The forked pid is written at launch, before the executor could register and
-            # have its libprocess pid written: this run was partly deleted.
+            # have its libprocess pid (or HTTP marker) written: this run was partly deleted.
             reader.error(f"Failed to find executor forked pid file '{forked}' although "
-                         f"'{libprocess}' exists")
+                         f"'{registered}' exists")
             state.errors += 1
         else:
             # The agent died before the executor was launched.
@@ -411,14 +418,20 @@ def _recover_run(reader: _Reader, root: str, slave_id: str, framework_id: str,
         return state
 
     if not os.path.exists(libprocess):
+        if os.path.exists(marker):
+            # An HTTP executor: it subscribes again by itself.
+            state.http = True
+            return state
         # The agent died before the executor registered.
-        log.warning("Failed to find executor libprocess pid file '%s'", libprocess)
+        log.warning("Failed to find executor libprocess pid file '%s' or HTTP marker '%s'",
+                    libprocess, marker)
         return state
     try:
         pid = UPID(read_text(libprocess))
         if not pid:
             raise UPIDError("empty pid")
         state.libprocess_pid = pid
+        state.http = False
     except (OSError, CheckpointError, UPIDError) as e:
         reader.error(f"Failed to read executor libprocess pid from '{libprocess}': {e}")
         state.errors += 1
@@ -581,6 +594,16 @@ def checkpoint_libprocess_pid(root_dir: str, slave_id: Any, framework_id: Any,
                                          container_id)
     log.info("Checkpointing executor pid '%s' to '%s'", pid, path)
     checkpoint(path, str(pid))
+
+
+def checkpoint_http_marker(root_dir: str, slave_id: Any, framework_id: Any,
+                           executor_id: Any, container_id: str) -> None:
+    """`http.marker`: the executor subscribed over the v1 HTTP API, so a restarted agent
+    waits for it to subscribe again instead of sending it ReconnectExecutorMessage."""
+    path = paths.get_executor_http_marker_path(root_dir, slave_id, framework_id, executor_id,
+                                               container_id)
+    log.info("Creating a marker file for an HTTP based executor at '%s'", path)
+    checkpoint(path, b"")
 
 
 def mark_executor_completed(root_dir: str, slave_id: Any, framework_id: Any,

@@ -1,6 +1,7 @@
 """The master's HTTP endpoints and their JSON models (port of the read-only endpoints of
 `src/master/http.cpp` and `src/master/readonly_handler.cpp`, and of `/teardown`,
-`/health`, `/redirect`, `/flags`). `/api/v1/scheduler` is `scheduler_api.SchedulerApi`.
+`/health`, `/redirect`, `/flags`). `/api/v1/scheduler` is `scheduler_api.SchedulerApi`;
+`/api/v1` (the operator API) is `operator_api.OperatorApi`.
 
 Handlers run on the master's thread (libprocess routes them there) and read its books
 directly; each answers a `libprocess.Response`. The JSON keeps Mesos's field names and
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlencode
 from libprocess import (
     OK,
     BadRequest,
+    Future,
     NotFound,
     Request,
     Response,
@@ -29,6 +31,7 @@ from libprocess import (
 )
 from mesos.common.json_model import model_attributes, model_resources, to_mesos_json
 from mesos.common.resources import ResourceFormat, Resources
+from mesos.master.operator_api import OperatorApi
 from mesos.master.scheduler_api import SchedulerApi
 from mesos.protos.mesos import mesos_pb2
 
@@ -313,13 +316,15 @@ class MasterHttp:
         route("/api/v1/scheduler", leading(SchedulerApi(self.master).scheduler, recovered=True),
               "Endpoint for schedulers to make calls against the master (the v1 scheduler"
               " HTTP API).")
+        route("/api/v1", leading(OperatorApi(self.master).api, recovered=True),
+              "Endpoint for API calls against the master (the v1 operator HTTP API).")
 
-    def _leading(self, handler: Callable[[Request], Response],
-                 recovered: bool = False) -> Callable[[Request], Response]:
+    def _leading(self, handler: Callable[[Request], Response | Future[Response]],
+                 recovered: bool = False) -> Callable[[Request], Response | Future[Response]]:
         """`handler` on the leading master; a redirect to the leader elsewhere. With
         `recovered`, the leader answers 503 until it has recovered the registry."""
 
-        def route(request: Request) -> Response:
+        def route(request: Request) -> Response | Future[Response]:
             if not self.master.elected():
                 return self.redirect(request)
             if recovered and not self.master.recovered():

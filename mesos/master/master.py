@@ -55,6 +55,7 @@ from mesos.master.framework import (
 )
 from mesos.master.http import MasterHttp
 from mesos.master.metrics import Metrics
+from mesos.master.operator_api import Subscribers
 from mesos.master.scheduler_api import HttpConnection
 from mesos.master.slave import Slave, SlaveState
 from mesos.master.validation import (
@@ -77,6 +78,7 @@ from mesos.protos.mesos.scheduler import scheduler_pb2
 from mesos.protos.messages import messages_pb2
 from mesos.registrar import (
     AdmitSlave,
+    MarkSlaveGone,
     MarkSlaveReachable,
     MarkSlaveUnreachable,
     Prune,
@@ -419,6 +421,7 @@ class Master(Process):
         self.slaves_reregistering: set[str] = set()
         self.slaves_removing: set[str] = set()
         self.slaves_marking_unreachable: set[str] = set()
+        self.slaves_marking_gone: set[str] = set()
         self.slaves_removed: OrderedDict[str, None] = OrderedDict()
         self.slaves_unreachable: OrderedDict[str, mesos_pb2.TimeInfo] = OrderedDict()
         self.slaves_gone: dict[str, mesos_pb2.TimeInfo] = {}
@@ -442,6 +445,8 @@ class Master(Process):
         self.elected_time: float | None = None
         self.metrics = Metrics(self)
         self.http: Any = None
+        # The operator API's event stream subscribers (`SUBSCRIBE` on `/api/v1`).
+        self.subscribers = Subscribers(self)
 
     # ==================================================================================
     # Lifecycle.
@@ -559,6 +564,7 @@ class Master(Process):
         for framework in self.frameworks.values():
             if framework.http is not None:
                 framework.close_http_connection()
+        self.subscribers.close()
         for slave in self.slaves.values():
             if slave.reregistration_timer is not None:
                 slave.reregistration_timer.cancel()
@@ -883,6 +889,9 @@ class Master(Process):
     def _remove_slave_registry(self, slave_info: Any) -> Future[bool]:
         return self.registrar.apply(RemoveSlave(slave_info))
 
+    def _mark_slave_gone_registry(self, slave_id: str, when: Any) -> Future[bool]:
+        return self.registrar.apply(MarkSlaveGone(slave_id, when))
+
     # ==================================================================================
     # Frameworks: subscription.
 
@@ -1158,6 +1167,7 @@ class Master(Process):
         self.allocator.add_framework(framework.id, framework.info,
                                      dict(framework.used_resources), framework.active(),
                                      suppressed)
+        self.subscribers.framework_added(framework)
 
     def _recover_framework(self, info: Any) -> Framework:
         """Re-creates a framework known from agents or its resubscription (RECOVERED)."""
@@ -1197,6 +1207,7 @@ class Master(Process):
         self._send_framework(framework, message)
         if isinstance(connection, HttpConnection):
             connection.start_heartbeat(self)
+        self.subscribers.framework_updated(framework)
 
     def _failover_framework(self, framework: Framework,
                             connection: UPID | HttpConnection) -> None:
@@ -1222,6 +1233,7 @@ class Master(Process):
             framework_id=framework.info.id, master_info=self.info))
         if isinstance(connection, HttpConnection):
             connection.start_heartbeat(self)
+        self.subscribers.framework_updated(framework)
 
     def _connect(self, framework: Framework, connection: UPID | HttpConnection) -> None:
         """Points the framework at its scheduler's new connection (`updateConnection`): a
@@ -1247,6 +1259,7 @@ class Master(Process):
             if self.offers[offer_id].allocation_info.role not in new_roles:
                 self._rescind_offer(offer_id)
         framework.update(info)
+        self.subscribers.framework_updated(framework)
 
     def _send_framework_updates(self, framework: Framework) -> None:
         """Tells every agent the framework's current info and pid."""
@@ -1308,6 +1321,7 @@ class Master(Process):
             return
         if framework.active():
             self._deactivate_framework(framework, rescind=True)
+            self.subscribers.framework_updated(framework)
 
     def _deactivate_framework(self, framework: Framework, rescind: bool) -> None:
         log.info("Deactivating framework %s", framework)
@@ -1369,6 +1383,7 @@ class Master(Process):
             if framework.active():
                 self._deactivate_framework(framework, rescind=True)
             framework.disconnect()
+            self.subscribers.framework_updated(framework)
         timeout = framework.info.failover_timeout
         log.info("Giving framework %s %gsecs to failover", framework, timeout)
         delay(timeout, self, self._framework_failover_timeout, framework.id,
@@ -1434,6 +1449,7 @@ class Master(Process):
 
         del self.frameworks[framework.id]
         self.allocator.remove_framework(framework.id)
+        self.subscribers.framework_removed(framework)
 
         self.completed_frameworks[framework.id] = framework
         while len(self.completed_frameworks) > self.flags.max_completed_frameworks:
@@ -1760,6 +1776,7 @@ class Master(Process):
                  task.task_id.value, Resources(task.resources), framework, slave)
         slave.add_task(task)
         framework.add_task(task)
+        self.subscribers.task_added(task)
 
     def _task_error(self, framework: Framework, task: Any, reason: int, message: str) -> None:
         update = create_status_update(framework.id, task.slave_id.value, task.task_id.value,
@@ -2184,6 +2201,10 @@ class Master(Process):
                      " unreachable operation is already in progress", slave_id, from_,
                      info.hostname)
             return
+        if slave_id in self.slaves_marking_gone:
+            log.info("Ignoring reregister agent message from agent %s at %s (%s) as a gone"
+                     " operation is already in progress", slave_id, from_, info.hostname)
+            return
         if slave_id in self.slaves_gone:
             log.warning("Refusing re-registration of agent at %s because it is already"
                         " marked gone", from_)
@@ -2501,6 +2522,7 @@ class Master(Process):
         self.allocator.add_slave(slave.id, slave.info, slave.total_resources,
                                  dict(slave.used_resources),
                                  [c.type for c in slave.capabilities])
+        self.subscribers.agent_added(slave)
 
     def unregister_slave(self, from_: UPID, slave_id: Any) -> None:
         self.metrics.messages_unregister_slave.inc()
@@ -2573,6 +2595,10 @@ class Master(Process):
             reason = "another unreachable transition is already in progress"
         elif slave_id in self.slaves_removing:
             reason = "it is being removed"
+        elif slave_id in self.slaves_marking_gone:
+            reason = "it is being marked as gone"
+        elif slave_id in self.slaves_gone:
+            reason = "it has been marked as gone"
         if reason is not None:
             log.warning("Skipping transition of agent %s (%s) to unreachable because %s",
                         slave_id, info.hostname, reason)
@@ -2610,32 +2636,115 @@ class Master(Process):
             return
         slave = self.slaves.get(slave_id)
         if slave is not None:
-            self._remove_unreachable_slave(slave, message, when)
+            self._remove_lost_slave(slave, message, when)
 
-    def _remove_unreachable_slave(self, slave: Slave, message: str, when: Any) -> None:
-        """Port of `Master::__removeSlave` for an unreachable agent: tasks become
-        TASK_UNREACHABLE (partition-aware) or TASK_LOST, and are kept as unreachable."""
+    def _remove_lost_slave(self, slave: Slave, message: str, when: Any | None) -> None:
+        """Port of `Master::__removeSlave`, for an agent marked unreachable at `when` or
+        (`when` None) marked gone. Unreachable: tasks become TASK_UNREACHABLE (partition-
+        aware) or TASK_LOST, REASON_SLAVE_REMOVED, and are kept as unreachable. Gone:
+        TASK_GONE_BY_OPERATOR, REASON_SLAVE_REMOVED_BY_OPERATOR (partition-aware) or
+        TASK_LOST, REASON_SLAVE_REMOVED, and they are completed."""
         self.allocator.remove_slave(slave.id)
+        unreachable = when is not None
         for framework_id, tasks in list(slave.tasks.items()):
             framework = self.frameworks.get(framework_id)
             aware = framework is not None and framework.partition_aware
+            state, reason = mesos_pb2.TASK_LOST, TaskStatus.REASON_SLAVE_REMOVED
+            if aware and unreachable:
+                state = mesos_pb2.TASK_UNREACHABLE
+            elif aware:
+                state = mesos_pb2.TASK_GONE_BY_OPERATOR
+                reason = TaskStatus.REASON_SLAVE_REMOVED_BY_OPERATOR
             for task in list(tasks.values()):
                 update = create_status_update(
-                    framework_id, slave.id, task.task_id.value,
-                    mesos_pb2.TASK_UNREACHABLE if aware else mesos_pb2.TASK_LOST, message,
-                    TaskStatus.REASON_SLAVE_REMOVED, executor_id=_executor_id(task),
-                    unreachable_time=when)
+                    framework_id, slave.id, task.task_id.value, state, message, reason,
+                    executor_id=_executor_id(task), unreachable_time=when)
                 self._update_task(task, update)
-                self._remove_task(task, unreachable=True)
+                self._remove_task(task, unreachable=unreachable)
                 if framework is not None and framework.connected():
                     self._forward(update, None, framework)
         self._forget_slave(slave)
+
+    def mark_agent_gone(self, slave_id: str) -> Future[None]:
+        """The operator's MARK_AGENT_GONE of a registered, recovered or unreachable agent
+        (the operator API checked that it is one, and that no other transition of it is
+        under way): the registry first (MarkSlaveGone), then the books (`_marked_gone`).
+        The future is ready once both are done."""
+        log.info("Marking agent %s gone", slave_id)
+        self.slaves_marking_gone.add(slave_id)
+        when = _now_time_info()
+        done: Promise[None] = Promise()
+        self._mark_slave_gone_registry(slave_id, when).on_any(
+            defer(self, self._marked_gone, slave_id, when, done))
+        return done.future
+
+    def _marked_gone(self, slave_id: str, when: Any, done: Promise[None],
+                     result: Future[bool]) -> None:
+        """Port of `Master::markGone`: the agent is gone for good. A registered one is
+        told to shut down and removed (its tasks are lost or gone by operator); the
+        tasks an unreachable one had become TASK_GONE_BY_OPERATOR (partition-aware) or
+        TASK_LOST; a recovered one is forgotten (the master knows none of its tasks)."""
+        self.slaves_marking_gone.discard(slave_id)
+        if not result.is_ready():
+            done.fail(f"Failed to mark agent {slave_id} gone in the registry")
+            self._registrar_failed(f"mark agent {slave_id} gone", result)
+            return
+        if not result.value:
+            # The master's books listed it: the registry should have too. Mesos goes on.
+            log.warning("The registry did not list agent %s as admitted or unreachable;"
+                        " marking it gone anyway", slave_id)
+        self.slaves_gone[slave_id] = when
+        message = "Agent has been marked gone"
+        slave = self.slaves.get(slave_id)
+        if slave is not None:
+            log.info("Shutting down agent %s: it has been marked gone", slave)
+            self.send(slave.pid, messages_pb2.ShutdownMessage(message=message))
+            self._remove_lost_slave(slave, message, None)
+        elif self.slaves_recovered.pop(slave_id, None) is not None:
+            # Mesos keeps a recovered agent marked gone among the recovered ones
+            # (MESOS-9739), so reconciliation of its tasks stays unanswered; here it is
+            # gone at once, as the registry says.
+            log.info("Marked recovered agent %s gone", slave_id)
+        else:
+            self._mark_unreachable_slave_gone(slave_id, message)
+        done.set(None)
+
+    def _mark_unreachable_slave_gone(self, slave_id: str, message: str) -> None:
+        """The tasks an unreachable agent had are gone for good: each gets its terminal
+        update and is completed (the unreachable half of `Master::markGone`)."""
+        self.slaves_unreachable.pop(slave_id, None)
+        for framework_id, task_ids in self.unreachable_tasks.pop(slave_id, {}).items():
+            framework = self.frameworks.get(framework_id)
+            if framework is None:
+                continue
+            state, reason = mesos_pb2.TASK_LOST, TaskStatus.REASON_SLAVE_REMOVED
+            if framework.partition_aware:
+                state = mesos_pb2.TASK_GONE_BY_OPERATOR
+                reason = TaskStatus.REASON_SLAVE_REMOVED_BY_OPERATOR
+            for task_id in task_ids:
+                task = framework.unreachable_tasks.pop(task_id, None)
+                if task is None:
+                    continue
+                update = create_status_update(
+                    framework_id, slave_id, task_id, state, message, reason,
+                    executor_id=_executor_id(task))
+                self._update_task(task, update)
+                if framework.connected():
+                    self._forward(update, None, framework)
+                else:
+                    log.warning("Dropping update %s for task %s of disconnected framework"
+                                " %s", mesos_pb2.TaskState.Name(state), task_id, framework)
+                framework.add_completed_task(task)
 
     def _remove_slave(self, slave: Slave, cause: str, reason: Any) -> None:
         """Port of `Master::removeSlave`: the registry first, then the books."""
         if slave.id in self.slaves_marking_unreachable:
             log.warning("Ignoring removal of agent %s that is in the process of being marked"
                         " unreachable", slave)
+            return
+        if slave.id in self.slaves_marking_gone:
+            log.warning("Ignoring removal of agent %s that is in the process of being marked"
+                        " gone", slave)
             return
         if slave.id in self.slaves_removing:
             log.warning("Ignoring removal of agent %s that is in the process of being"
@@ -2691,6 +2800,7 @@ class Master(Process):
             libprocess.dispatch(self._observers, self._observers.stop, slave.observer)
             slave.observer = None
         self._send_slave_lost(slave.info)
+        self.subscribers.agent_removed(slave.id)
 
     def _send_slave_lost(self, info: Any) -> None:
         for framework in self.frameworks.values():
@@ -2785,11 +2895,18 @@ class Master(Process):
         if update.HasField("uuid"):
             task.status_update_state = status.state
             task.status_update_uuid = update.uuid
+        # Operators hear of every new state, and of every (health) check result.
+        notify = status.reason in (TaskStatus.REASON_TASK_CHECK_STATUS_UPDATED,
+                                   TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
         if len(task.statuses) > 0 and task.statuses[-1].state == status.state:
             del task.statuses[-1]
+        else:
+            notify = True
         task.statuses.add().CopyFrom(status)
         # Frameworks may put large blobs in `data`; the master has no use for them.
         task.statuses[-1].ClearField("data")
+        if notify:
+            self.subscribers.task_updated(task, task.statuses[-1])
 
         log.info("Updating the state of task %s of framework %s (latest state: %s, status"
                  " update state: %s)", task.task_id.value, task.framework_id.value,

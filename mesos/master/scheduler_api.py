@@ -14,7 +14,8 @@ What each part owns:
   PID scheduler into a v1 `Event` (`evolve`), encodes it and writes it as one RecordIO
   record into the response's `Pipe`; it also sends the HEARTBEAT events, the first at once
   and then every `HEARTBEAT_INTERVAL` seconds of clock time.
-- `evolve` and `recordio_encode` are pure functions.
+- `evolve` is a pure function. What the v1 APIs share (RecordIO, media types, decoding a
+  call, the streamed connection and its heartbeats) is `mesos.common.http_api`.
 
 The v1 and v0 scheduler protos are wire-compatible (same field numbers; `agent_id` is the
 v1 spelling of `slave_id`), so a call is decoded as the v1 message, as Mesos does, and read
@@ -27,16 +28,22 @@ on the HTTP server's loop thread when the client goes away; the master defers it
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf.message import DecodeError
-
-from libprocess import Accepted, BadRequest, Future, Pipe, Process, Request, Response, delay
-from libprocess.clock import Timer
-from mesos.common.json_model import parse_mesos_json, to_mesos_json
+from libprocess import Accepted, BadRequest, Pipe, Request, Response
+from mesos.common.http_api import (
+    APPLICATION_JSON,
+    APPLICATION_PROTOBUF,
+    StreamingHttpConnection,
+    accepts_media_type,
+    decode_call,
+    negotiate_stream_type,
+    recordio_encode,
+)
+from mesos.common.http_api import convert as _convert
+from mesos.common.http_api import method_not_allowed as _method_not_allowed
+from mesos.common.http_api import same_wire as _same_wire
 from mesos.master.validation import validate_scheduler_call
 from mesos.protos.mesos.scheduler import scheduler_pb2
 from mesos.protos.mesos.v1.scheduler import scheduler_pb2 as v1_scheduler_pb2
@@ -60,9 +67,6 @@ __all__ = [
 
 log = logging.getLogger("mesos.master.scheduler_api")
 
-APPLICATION_JSON = "application/json"
-APPLICATION_PROTOBUF = "application/x-protobuf"
-
 # Mesos's `DEFAULT_HEARTBEAT_INTERVAL`, also told to the scheduler in SUBSCRIBED.
 HEARTBEAT_INTERVAL = 15.0
 
@@ -73,19 +77,9 @@ Event = v1_scheduler_pb2.Event
 # -- pure helpers ----------------------------------------------------------------------------
 
 
-def recordio_encode(record: bytes) -> bytes:
-    """One RecordIO record: the record's length in decimal, a newline, the record."""
-    return b"%d\n" % len(record) + record
-
-
 def devolve(call: Any) -> Any:
     """A `mesos.v1.scheduler.Call` as the master's `mesos.scheduler.Call` (same wire)."""
-    return Call.FromString(call.SerializePartialToString())
-
-
-def _same_wire(message: Any, target: Any) -> None:
-    # v0 -> v1 of a message whose field numbers are the same in both.
-    target.MergeFromString(message.SerializePartialToString())
+    return _convert(call, Call)
 
 
 def evolve(message: Any) -> Any:
@@ -143,105 +137,23 @@ def evolve(message: Any) -> Any:
     return event
 
 
-def _media_type(header: str) -> str:
-    """`type/subtype` of a Content-Type or Accept entry, without parameters."""
-    return header.split(";", 1)[0].strip().lower()
-
-
-def accepts_media_type(accept: str | None, media_type: str) -> bool:
-    """Whether an `Accept` header allows `media_type` (port of libprocess's
-    `Request::acceptsMediaType`): no header accepts everything; otherwise the most specific
-    entry that matches (`type/subtype`, then `type/*`, then `*/*`) decides, and a `q` of 0
-    refuses."""
-    if accept is None:
-        return True
-    main = media_type.split("/", 1)[0]
-    qualities: dict[str, float] = {}
-    for entry in accept.split(","):
-        name = _media_type(entry)
-        if not name:
-            continue
-        quality = 1.0
-        for parameter in entry.split(";")[1:]:
-            key, _, value = parameter.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value.strip())
-                except ValueError:
-                    quality = 0.0
-        qualities[name] = quality
-    for candidate in (media_type, f"{main}/*", "*/*"):
-        if candidate in qualities:
-            return qualities[candidate] > 0
-    return False
-
-
-def _encode(event: Any, content_type: str) -> bytes:
-    if content_type == APPLICATION_PROTOBUF:
-        return bytes(event.SerializePartialToString())
-    return json.dumps(to_mesos_json(event), separators=(",", ":")).encode()
-
-
 # -- a subscription stream -------------------------------------------------------------------
 
 
-class HttpConnection:
+class HttpConnection(StreamingHttpConnection):
     """An HTTP scheduler's subscription stream (Mesos's `StreamingHttpConnection`); used on
-    the master's thread.
+    the master's thread. `send` takes what the master would send a PID scheduler (evolved)
+    or a v1 `Event`; heartbeats start at once and come every `HEARTBEAT_INTERVAL` s.
+    `stream_id` is the `Mesos-Stream-Id` every later call must carry."""
 
-    `stream_id` is the `Mesos-Stream-Id` every later call must carry; `closed` is ready
-    when the stream is over (the client went away, or the master closed it and all was
-    sent). Two connections are the same only if they are the same object.
-    """
+    event_class = Event
+    heartbeat_interval = HEARTBEAT_INTERVAL
 
-    def __init__(self, pipe: Pipe, content_type: str, stream_id: str | None = None) -> None:
-        self.pipe = pipe
-        self.content_type = content_type
-        self.stream_id = stream_id or str(uuid.uuid4())
-        self._heartbeat: Timer | None = None
-
-    def __repr__(self) -> str:
-        return f"<HTTP stream {self.stream_id}>"
-
-    @property
-    def closed(self) -> Future[None]:
-        return self.pipe.reader_closed
-
-    def send(self, message: Any) -> bool:
-        """Writes `message` (an internal scheduler message, evolved, or a v1 `Event`) as one
-        RecordIO record; False if the stream is over."""
-        event = message if isinstance(message, Event) else evolve(message)
-        return self.pipe.write(recordio_encode(_encode(event, self.content_type)))
-
-    def close(self) -> bool:
-        """Ends the stream (after what was sent) and its heartbeats; False if it was over."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
-        return self.pipe.close()
-
-    def start_heartbeat(self, process: Process, interval: float = HEARTBEAT_INTERVAL) -> None:
-        """Sends HEARTBEAT now and every `interval` s of clock time, on `process`'s thread,
-        until the stream is over (port of `ResponseHeartbeater`)."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-        self._beat(process, interval)
-
-    def _beat(self, process: Process, interval: float) -> None:
-        if self.pipe.is_closed():
-            self._heartbeat = None
-            return
-        log.debug("Sending heartbeat on %s", self)
-        self.send(Event(type=Event.HEARTBEAT))
-        self._heartbeat = delay(interval, process, self._beat, process, interval)
+    def evolve(self, message: Any) -> Any:
+        return evolve(message)
 
 
 # -- the endpoint ----------------------------------------------------------------------------
-
-
-def _method_not_allowed(method: str) -> Response:
-    return Response(405, f"Expecting one of {{ 'POST' }}, but received '{method}'\n",
-                    headers={"Allow": "POST"})
 
 
 class SchedulerApi:
@@ -256,28 +168,9 @@ class SchedulerApi:
         if request.method != "POST":
             return _method_not_allowed(request.method)
 
-        content_type = request.header("Content-Type")
-        if content_type is None:
-            return BadRequest("Expecting 'Content-Type' to be present")
-        media_type = _media_type(content_type)
-        v1_call = v1_scheduler_pb2.Call()
-        if media_type == APPLICATION_PROTOBUF:
-            try:
-                v1_call.ParseFromString(request.body)
-            except DecodeError:
-                return BadRequest("Failed to parse body into Call protobuf")
-        elif media_type == APPLICATION_JSON:
-            try:
-                value = json.loads(request.body)
-            except ValueError as e:
-                return BadRequest(f"Failed to parse body into JSON: {e}")
-            try:
-                v1_call = parse_mesos_json(value, v1_scheduler_pb2.Call)
-            except ValueError as e:
-                return BadRequest(f"Failed to convert JSON into Call protobuf: {e}")
-        else:
-            return Response(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or "
-                                 f"{APPLICATION_PROTOBUF}\n")
+        v1_call = decode_call(request, v1_scheduler_pb2.Call)
+        if isinstance(v1_call, Response):
+            return v1_call
 
         call = devolve(v1_call)
         error = validate_scheduler_call(call)
@@ -305,15 +198,9 @@ class SchedulerApi:
         return self._call(framework, call)
 
     def _subscribe(self, request: Request, call: Any) -> Response:
-        # JSON unless only protobuf is acceptable: an absent `Accept` accepts anything.
-        accept = request.header("Accept")
-        if accepts_media_type(accept, APPLICATION_JSON):
-            content_type = APPLICATION_JSON
-        elif accepts_media_type(accept, APPLICATION_PROTOBUF):
-            content_type = APPLICATION_PROTOBUF
-        else:
-            return Response(406, f"Expecting 'Accept' to allow '{APPLICATION_PROTOBUF}' or"
-                                 f" '{APPLICATION_JSON}'\n")
+        content_type = negotiate_stream_type(request)
+        if isinstance(content_type, Response):
+            return content_type
         if request.header("Mesos-Stream-Id") is not None:
             return BadRequest("Subscribe calls should not include the 'Mesos-Stream-Id'"
                               " header")

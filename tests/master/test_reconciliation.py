@@ -4,8 +4,8 @@ reconciliation, the kill of an unknown task, and `healthy` (§2.13) as the maste
 answers it and shows it in `/master/state` and `/master/tasks`.
 
 Agents in the unreachable and gone lists of the registry, and agents still to reregister
-after a master failover, come from a registry that a freshly elected master recovers. (This
-master has no MARK_AGENT_GONE operator call: the gone list is only read from the registry.)
+after a master failover, come from a registry that a freshly elected master recovers.
+Reconciliation of an agent gone by a live MARK_AGENT_GONE is in `test_operator_api.py`.
 """
 
 from __future__ import annotations
