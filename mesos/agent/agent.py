@@ -1997,13 +1997,7 @@ class Agent(Process):
             self._shutdown_executor(framework, executor)
             return
 
-        message = messages_pb2.ExecutorRegisteredMessage()
-        message.executor_info.CopyFrom(executor.info)
-        message.framework_id.CopyFrom(framework.info.id)
-        message.framework_info.CopyFrom(framework.info)
-        message.slave_id.CopyFrom(self.info.id)
-        message.slave_info.CopyFrom(self.info)
-        executor.send(message)
+        executor.send(self._executor_registered(framework, executor))
 
         self._send_queued_tasks(framework, executor, list(executor.queued_tasks))
 
@@ -2137,13 +2131,8 @@ class Agent(Process):
             self._check_reregistrations()
             return
 
-        message = messages_pb2.ExecutorRegisteredMessage()
-        message.executor_info.CopyFrom(executor.info)
-        message.framework_id.CopyFrom(framework.info.id)
-        message.framework_info.CopyFrom(framework.info)
-        message.slave_id.CopyFrom(self.info.id)
-        message.slave_info.CopyFrom(self.info)
-        executor.send(subscribed_event(message, executor.container_id))
+        executor.send(subscribed_event(self._executor_registered(framework, executor),
+                                       executor.container_id))
 
         self._send_queued_tasks(framework, executor, list(executor.queued_tasks))
         self._check_reregistrations()
@@ -2165,6 +2154,19 @@ class Agent(Process):
         StatusUpdateMessage from the executor, and acknowledged on its stream."""
         self.status_update(status_update_from_status(framework_id, status, self.info.id),
                            HTTP_EXECUTOR)
+
+    def _executor_registered(self, framework: Framework,
+                             executor: Executor) -> messages_pb2.ExecutorRegisteredMessage:
+        """What an executor is told once it registered or subscribed: its own info, its
+        framework's and this agent's (an `ExecutorRegisteredMessage`, which a SUBSCRIBED
+        event carries for an HTTP executor)."""
+        message = messages_pb2.ExecutorRegisteredMessage()
+        message.executor_info.CopyFrom(executor.info)
+        message.framework_id.CopyFrom(framework.info.id)
+        message.framework_info.CopyFrom(framework.info)
+        message.slave_id.CopyFrom(self.info.id)
+        message.slave_info.CopyFrom(self.info)
+        return message
 
     def _send_queued_tasks(self, framework: Framework, executor: Executor,
                            task_ids: list[str]) -> None:

@@ -926,6 +926,23 @@ class Master(Process):
             self._framework_error(from_, FRAMEWORK_DISCONNECTED)
             return
 
+        if self.handle_framework_call(framework, call):
+            return
+        kind = call.type
+        if kind == Call.UPDATE_FRAMEWORK:
+            self.update_framework(from_, framework, call.update_framework)
+        elif kind in (Call.ACKNOWLEDGE_OPERATION_STATUS, Call.RECONCILE_OPERATIONS):
+            self._ignore(call_name, from_, "it is not supported by the v0 API")
+        elif kind in (Call.ACCEPT_INVERSE_OFFERS, Call.DECLINE_INVERSE_OFFERS):
+            self._ignore(call_name, from_, "this master makes no inverse offers")
+        else:
+            self._ignore(call_name, from_, "its type is unknown")
+
+    def handle_framework_call(self, framework: Framework, call: Any) -> bool:
+        """Hands a call of a subscribed framework to the master's handler for its type, for
+        the calls that the PID (`receive`) and HTTP (`SchedulerApi`) frameworks' calls have
+        in common; False, doing nothing, for any other type (each API answers those its
+        own way)."""
         kind = call.type
         if kind == Call.TEARDOWN:
             self.teardown(framework)
@@ -951,14 +968,9 @@ class Master(Process):
             self.message(framework, call.message)
         elif kind == Call.REQUEST:
             self.request(framework, call.request)
-        elif kind == Call.UPDATE_FRAMEWORK:
-            self.update_framework(from_, framework, call.update_framework)
-        elif kind in (Call.ACKNOWLEDGE_OPERATION_STATUS, Call.RECONCILE_OPERATIONS):
-            self._ignore(call_name, from_, "it is not supported by the v0 API")
-        elif kind in (Call.ACCEPT_INVERSE_OFFERS, Call.DECLINE_INVERSE_OFFERS):
-            self._ignore(call_name, from_, "this master makes no inverse offers")
         else:
-            self._ignore(call_name, from_, "its type is unknown")
+            return False
+        return True
 
     def register_framework(self, from_: UPID, message: Any) -> None:
         if message.framework.id.value:
@@ -995,18 +1007,51 @@ class Master(Process):
             return FRAMEWORK_REMOVED
         return None
 
-    def subscribe(self, from_: UPID, subscribe: Any) -> None:
-        """Port of `Master::subscribe` / `_subscribe` for PID frameworks."""
+    def _subscription_info(self, subscribe: Any) -> Any:
+        """A copy of the FrameworkInfo of a SUBSCRIBE, counted as a registration, or a
+        reregistration if it has an id."""
         info = mesos_pb2.FrameworkInfo()
         info.CopyFrom(subscribe.framework_info)
         if info.id.value:
             self.metrics.messages_reregister_framework.inc()
         else:
             self.metrics.messages_register_framework.inc()
+        return info
 
+    def _validate_subscription(self, info: Any, subscribe: Any) -> str | None:
+        """Why a SUBSCRIBE of `info` is refused (`validateFramework`, then its suppressed
+        roles), or None."""
         error = self._validate_framework(info)
         if error is None:
             error = validate_suppressed_roles(info, subscribe.suppressed_roles)
+        return error
+
+    def _add_subscribed_framework(self, info: Any, suppressed: frozenset[str],
+                                  pid: UPID | None,
+                                  http: HttpConnection | None = None) -> None:
+        """A first subscription (`info` without an id), from `pid` or over `http`: the
+        framework gets a new id, is added active and is told it registered."""
+        info.id.value = self._new_framework_id()
+        framework = self._make_framework(info, pid, http)
+        framework.activate()
+        self._add_framework(framework, suppressed)
+        self._send_framework(framework, messages_pb2.FrameworkRegisteredMessage(
+            framework_id=info.id, master_info=self.info))
+
+    def _resubscribing_framework(self, info: Any) -> tuple[Framework, str | None]:
+        """The framework a SUBSCRIBE of `info` (with an id) is for, and why the update of its
+        info is refused, if it is. One unknown here (e.g. after a master failover, before
+        any agent reported its tasks) is admitted again with the id it had."""
+        known = self.frameworks.get(info.id.value)
+        framework = known if known is not None else self._recover_framework(info)
+        preserve_immutable_fields(framework.info, info)
+        return framework, validate_framework_update(framework.info, info)
+
+    def subscribe(self, from_: UPID, subscribe: Any) -> None:
+        """Port of `Master::subscribe` / `_subscribe` for PID frameworks."""
+        info = self._subscription_info(subscribe)
+
+        error = self._validate_subscription(info, subscribe)
         if error is not None:
             log.info("Refusing subscription of framework '%s' at %s: %s", info.name, from_,
                      error)
@@ -1027,12 +1072,7 @@ class Master(Process):
                         framework_id=mesos_pb2.FrameworkID(value=framework.id),
                         master_info=self.info))
                     return
-            info.id.value = self._new_framework_id()
-            framework = self._make_framework(info, from_)
-            framework.activate()
-            self._add_framework(framework, suppressed)
-            self._send_framework(framework, messages_pb2.FrameworkRegisteredMessage(
-                framework_id=info.id, master_info=self.info))
+            self._add_subscribed_framework(info, suppressed, from_)
             return
 
         framework_id = info.id.value
@@ -1045,13 +1085,7 @@ class Master(Process):
             self.metrics.dropped_messages.inc()
             return
 
-        known = self.frameworks.get(framework_id)
-        # Unknown here (e.g. after a master failover, before any agent reported its tasks):
-        # admit it again with the id it had.
-        framework = known if known is not None else self._recover_framework(info)
-
-        preserve_immutable_fields(framework.info, info)
-        error = validate_framework_update(framework.info, info)
+        framework, error = self._resubscribing_framework(info)
         if error is not None:
             self._framework_error(from_, error)
             return
@@ -1095,12 +1129,7 @@ class Master(Process):
         event on that stream, which then ends. A framework that already has an id always
         fails over to the new stream (MESOS-4712): its old connection, a stream or a pid,
         hears "Framework failed over"."""
-        info = mesos_pb2.FrameworkInfo()
-        info.CopyFrom(subscribe.framework_info)
-        if info.id.value:
-            self.metrics.messages_reregister_framework.inc()
-        else:
-            self.metrics.messages_register_framework.inc()
+        info = self._subscription_info(subscribe)
         log.info("Received subscription request for HTTP framework '%s'", info.name)
 
         def refuse(error: str) -> None:
@@ -1108,9 +1137,7 @@ class Master(Process):
             http.send(messages_pb2.FrameworkErrorMessage(message=error))
             http.close()
 
-        error = self._validate_framework(info)
-        if error is None:
-            error = validate_suppressed_roles(info, subscribe.suppressed_roles)
+        error = self._validate_subscription(info, subscribe)
         if error is not None:
             refuse(error)
             return
@@ -1119,19 +1146,11 @@ class Master(Process):
                  "enabled" if info.checkpoint else "disabled")
 
         if not info.id.value:
-            info.id.value = self._new_framework_id()
-            framework = self._make_framework(info, None, http)
-            framework.activate()
-            self._add_framework(framework, suppressed)
-            self._send_framework(framework, messages_pb2.FrameworkRegisteredMessage(
-                framework_id=info.id, master_info=self.info))
+            self._add_subscribed_framework(info, suppressed, None, http)
             http.start_heartbeat(self)
             return
 
-        known = self.frameworks.get(info.id.value)
-        framework = known if known is not None else self._recover_framework(info)
-        preserve_immutable_fields(framework.info, info)
-        error = validate_framework_update(framework.info, info)
+        framework, error = self._resubscribing_framework(info)
         if error is not None:
             refuse(error)
             return

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from libprocess import (
@@ -321,6 +321,18 @@ def get_roles(master: Master) -> Any:
     return result
 
 
+# The GET_* calls answered by one of the builders above: the response's type, the field the
+# builder fills, the builder.
+_BUILT_RESPONSES: dict[int, tuple[V1Response.Type, str, Callable[[Master], Any]]] = {
+    Call.GET_STATE: (V1Response.GET_STATE, "get_state", get_state),
+    Call.GET_AGENTS: (V1Response.GET_AGENTS, "get_agents", get_agents),
+    Call.GET_FRAMEWORKS: (V1Response.GET_FRAMEWORKS, "get_frameworks", get_frameworks),
+    Call.GET_EXECUTORS: (V1Response.GET_EXECUTORS, "get_executors", get_executors),
+    Call.GET_TASKS: (V1Response.GET_TASKS, "get_tasks", get_tasks),
+    Call.GET_ROLES: (V1Response.GET_ROLES, "get_roles", get_roles),
+}
+
+
 # -- the operator event stream ---------------------------------------------------------------
 
 
@@ -488,24 +500,10 @@ class OperatorApi:
             # the default, 0.
             response.type = V1Response.GET_LOGGING_LEVEL
             response.get_logging_level.level = 0
-        elif kind == Call.GET_STATE:
-            response.type = V1Response.GET_STATE
-            response.get_state.CopyFrom(get_state(master))
-        elif kind == Call.GET_AGENTS:
-            response.type = V1Response.GET_AGENTS
-            response.get_agents.CopyFrom(get_agents(master))
-        elif kind == Call.GET_FRAMEWORKS:
-            response.type = V1Response.GET_FRAMEWORKS
-            response.get_frameworks.CopyFrom(get_frameworks(master))
-        elif kind == Call.GET_EXECUTORS:
-            response.type = V1Response.GET_EXECUTORS
-            response.get_executors.CopyFrom(get_executors(master))
-        elif kind == Call.GET_TASKS:
-            response.type = V1Response.GET_TASKS
-            response.get_tasks.CopyFrom(get_tasks(master))
-        elif kind == Call.GET_ROLES:
-            response.type = V1Response.GET_ROLES
-            response.get_roles.CopyFrom(get_roles(master))
+        elif kind in _BUILT_RESPONSES:
+            response_type, field, build = _BUILT_RESPONSES[kind]
+            response.type = response_type
+            getattr(response, field).CopyFrom(build(master))
         elif kind == Call.GET_WEIGHTS:
             response.type = V1Response.GET_WEIGHTS
             for role, weight in sorted(master.weights.items()):

@@ -215,32 +215,10 @@ class SchedulerApi:
         """Hands a call of the framework's own stream to the master's handler for it; the
         answer is `202 Accepted` (the outcome, if any, comes on the stream)."""
         master = self.master
+        if master.handle_framework_call(framework, call):
+            return Accepted()
         kind = call.type
-        if kind == Call.TEARDOWN:
-            master.teardown(framework)
-        elif kind == Call.ACCEPT:
-            master.accept(framework, call.accept)
-        elif kind == Call.DECLINE:
-            master.decline(framework, call.decline)
-        elif kind == Call.REVIVE:
-            master.revive(framework, list(call.revive.roles))
-        elif kind == Call.SUPPRESS:
-            master.suppress(framework, list(call.suppress.roles))
-        elif kind == Call.KILL:
-            master.kill(framework, call.kill)
-        elif kind == Call.SHUTDOWN:
-            master.shutdown(framework, call.shutdown)
-        elif kind == Call.ACKNOWLEDGE:
-            master.acknowledge(framework, call.acknowledge)
-        elif kind == Call.RECONCILE:
-            master.reconcile(framework, [
-                (t.task_id.value, t.slave_id.value if t.HasField("slave_id") else None)
-                for t in call.reconcile.tasks])
-        elif kind == Call.MESSAGE:
-            master.message(framework, call.message)
-        elif kind == Call.REQUEST:
-            master.request(framework, call.request)
-        elif kind == Call.UPDATE_FRAMEWORK:
+        if kind == Call.UPDATE_FRAMEWORK:
             error = master.update_framework_call(framework, call.update_framework)
             return BadRequest(error) if error is not None else Response(200)
         elif kind in (Call.ACCEPT_INVERSE_OFFERS, Call.DECLINE_INVERSE_OFFERS):

@@ -263,8 +263,6 @@ def master() -> Iterator[FakeMaster]:
     yield fake
 
 
-
-
 # Checkpointing frameworks and executors that outlive their agents (recovery tests).
 
 
@@ -374,6 +372,88 @@ def agent_executor(agent: Agent, framework_id: str, executor_id: str) -> Any:
     return None if framework is None else framework.executors.get(executor_id)
 
 
+def launch_fake_executor(master: FakeMaster, agent: Agent, task_id: str = "t1",
+                         executor_id: str = "e1") -> FakeExecutor:
+    """Runs a custom-executor task (of a framework that does not checkpoint) and registers
+    a `FakeExecutor` for its container; returns the fake once it has the task."""
+    run = future_message(messages_pb2.RunTaskMessage, from_=agent)
+    master.post(agent.upid, run_task_message(executor_task(task_id, executor_id)))
+    settle()
+    executor = FakeExecutor(agent, FRAMEWORK_ID, executor_id)
+    libprocess.spawn(executor)
+    run.get(TIMEOUT)
+    settle()
+    return executor
+
+
+def launch_reconnecting_executor(master: FakeMaster, agent: Agent, task_id: str = "t1",
+                                 executor_id: str = "e1", framework: Any = None,
+                                 executor: ReconnectingExecutor | None = None
+                                 ) -> ReconnectingExecutor:
+    """Runs a custom-executor task of `framework` (a checkpointing one by default) and
+    registers a `ReconnectingExecutor` for its container, unless `executor` (already
+    registered for `executor_id`) is given; returns the executor once it has the task."""
+    framework = framework if framework is not None else checkpointing_framework()
+    run = future_message(messages_pb2.RunTaskMessage, from_=agent, to=executor)
+    task = executor_task(task_id, executor_id, framework_id=framework.id.value)
+    master.post(agent.upid, run_task_message(task, framework,
+                                             pid="scheduler(1)@127.0.0.1:1234"))
+    settle()
+    if executor is None:
+        executor = ReconnectingExecutor(agent.upid, framework.id.value, executor_id)
+        libprocess.spawn(executor)
+    run.get(TIMEOUT)
+    settle()
+    return executor
+
+
+def running(master: FakeMaster, agent: Agent, executor: ReconnectingExecutor,
+            task_id: str) -> Any:
+    """The executor's TASK_RUNNING for `task_id`, recorded, forwarded and acknowledged."""
+    forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
+    acked = future_message(messages_pb2.StatusUpdateAcknowledgementMessage, from_=agent,
+                           to=executor)
+    update = executor.make_update(task_id, mesos_pb2.TASK_RUNNING, SLAVE_ID)
+    executor.send_update(update)
+    acked.get(TIMEOUT)
+    master.acknowledge(agent, forwarded.get(TIMEOUT).update)
+    settle()
+    return update
+
+
+def new_agent(master: FakeMaster, work_dir: Path, **overrides: Any) -> Agent:
+    """An agent (not spawned yet) for `master` on `work_dir`, as after a restart."""
+    flags = make_flags(str(work_dir), str(master.upid), **overrides)
+    return Agent(flags, StandaloneMasterDetector(master.upid))
+
+
+def stop_agent(agent: Agent) -> None:
+    """Terminates the agent process as a restart (SIGTERM, or a crash) would end it."""
+    libprocess.terminate(agent)
+    assert libprocess.wait(agent, TIMEOUT)
+
+
+def exit_of(agent: Agent) -> tuple[int | None, str]:
+    """How the agent ended by itself: (exit status, fatal error)."""
+    assert libprocess.wait(agent, TIMEOUT), "the agent did not terminate"
+    return agent.exit_status, agent.fatal_error or ""
+
+
+def container_pid(agent: Agent, framework_id: str = FRAMEWORK_ID,
+                  executor_id: str = "e1") -> int:
+    """The pid of the container the agent runs executor `executor_id` in."""
+    return read_agent(agent, lambda: agent.containerizer.pid(
+        agent_executor(agent, framework_id, executor_id).container_id))
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.fixture
 def kit() -> SimpleNamespace:
     """The helpers above, for test modules (which cannot import this conftest)."""
@@ -384,4 +464,8 @@ def kit() -> SimpleNamespace:
         read_agent=read_agent, http_get=http_get, TIMEOUT=TIMEOUT, SLAVE_ID=SLAVE_ID,
         FRAMEWORK_ID=FRAMEWORK_ID, AGENT_RESOURCES=AGENT_RESOURCES,
         ReconnectingExecutor=ReconnectingExecutor,
-        checkpointing_framework=checkpointing_framework, agent_executor=agent_executor)
+        checkpointing_framework=checkpointing_framework, agent_executor=agent_executor,
+        launch_fake_executor=launch_fake_executor,
+        launch_reconnecting_executor=launch_reconnecting_executor, running=running,
+        new_agent=new_agent, stop_agent=stop_agent, exit_of=exit_of,
+        container_pid=container_pid, alive=alive)

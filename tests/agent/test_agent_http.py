@@ -7,7 +7,6 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
-import libprocess
 from libprocess.clock import Clock
 from libprocess.testing import future_message, settle
 from mesos.protos.mesos import mesos_pb2
@@ -17,12 +16,7 @@ from mesos.protos.messages import messages_pb2
 def _running_task(clock: Clock, master: Any, tmp_path: Any, kit: SimpleNamespace) -> Any:
     """An agent with task t1 RUNNING in executor e1 (a `FakeExecutor` for a `sleep`)."""
     agent = kit.start_agent(clock, master, str(tmp_path), attributes="rack:3;zone:a")
-    run = future_message(messages_pb2.RunTaskMessage, from_=agent)
-    master.post(agent.upid, kit.run_task_message(kit.executor_task("t1", "e1")))
-    settle()
-    executor = kit.FakeExecutor(agent, kit.FRAMEWORK_ID, "e1")
-    libprocess.spawn(executor)
-    run.get(kit.TIMEOUT)
+    executor = kit.launch_fake_executor(master, agent)
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     executor.update("t1", mesos_pb2.TASK_RUNNING)
     forwarded.get(kit.TIMEOUT)

@@ -37,20 +37,6 @@ def _executor(agent: Any, framework_id: str, executor_id: str) -> Any:
     return None if framework is None else framework.executors.get(executor_id)
 
 
-def _launch_with_fake_executor(clock: Clock, master: Any, agent: Any, kit: SimpleNamespace,
-                               task_id: str = "t1", executor_id: str = "e1") -> Any:
-    """Runs a custom-executor task and registers a `FakeExecutor` for its container; returns
-    the fake once it has the task."""
-    run = future_message(messages_pb2.RunTaskMessage, from_=agent)
-    master.post(agent.upid, kit.run_task_message(kit.executor_task(task_id, executor_id)))
-    settle()
-    executor = kit.FakeExecutor(agent, kit.FRAMEWORK_ID, executor_id)
-    libprocess.spawn(executor)
-    run.get(kit.TIMEOUT)
-    settle()
-    return executor
-
-
 def test_command_task_runs_to_completion(clock: Clock, master: Any, tmp_path: Any,
                                          kit: SimpleNamespace) -> None:
     """This test ensures that a command task runs in the command executor, a real OS process
@@ -123,7 +109,7 @@ def test_custom_executor_update_acknowledged_after_recording(
     the agent only once the status update manager has recorded it, and is forwarded to the
     master with the agent's pid for the acknowledgement."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     assert executor.messages(messages_pb2.ExecutorRegisteredMessage)
 
     # 1. While the update manager does not record the update, the executor gets no ack.
@@ -153,7 +139,7 @@ def test_malformed_updates_dropped_and_counted(clock: Clock, master: Any, tmp_pa
     framework are dropped, never acknowledged nor forwarded, and counted in
     `slave/invalid_status_updates`."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     expect_no_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     expect_no_message(messages_pb2.StatusUpdateAcknowledgementMessage, from_=agent)
 
@@ -174,7 +160,7 @@ def test_master_acknowledgement_completes_terminal_task(clock: Clock, master: An
     """This test ensures that the master's acknowledgement of a terminal update completes
     the task: it moves to the executor's completed tasks."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     executor.update("t1", mesos_pb2.TASK_FINISHED)
     update = forwarded.get(kit.TIMEOUT).update
@@ -221,7 +207,7 @@ def test_kill_of_launched_task_goes_to_executor(clock: Clock, master: Any, tmp_p
     """This test ensures that killing a task its executor has is forwarded to the executor,
     with the kill policy."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     kill_seen = future_message(messages_pb2.KillTaskMessage, from_=agent, to=executor)
     kill = messages_pb2.KillTaskMessage()
     kill.framework_id.value = kit.FRAMEWORK_ID
@@ -314,7 +300,7 @@ def test_killed_executor_process_fails_running_task(clock: Clock, master: Any,
     """This test ensures that `kill -9` of a registered executor's process fails its
     running task with TASK_FAILED and REASON_EXECUTOR_TERMINATED."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     running = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     executor.update("t1", mesos_pb2.TASK_RUNNING)
     update = running.get(kit.TIMEOUT).update
@@ -377,7 +363,7 @@ def test_shutdown_framework_shuts_down_executors(clock: Clock, master: Any, tmp_
     """This test ensures that ShutdownFrameworkMessage asks the framework's executors to
     shut down and destroys their containers after the grace period."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     pid = kit.read_agent(agent, lambda: agent.containerizer.pid(
         _executor(agent, kit.FRAMEWORK_ID, "e1").container_id))
 
@@ -404,7 +390,7 @@ def test_shutdown_message_shuts_down_executors_then_agent(clock: Clock, master: 
     """This test ensures that ShutdownMessage shuts every executor down and terminates the
     agent once they are gone."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     shutdown = future_message(messages_pb2.ShutdownExecutorMessage, from_=agent, to=executor)
     master.post(agent.upid, messages_pb2.ShutdownMessage(message="Agent removed"))
     shutdown.get(kit.TIMEOUT)
@@ -420,7 +406,7 @@ def test_framework_messages_relayed(clock: Clock, master: Any, tmp_path: Any,
     """This test ensures that framework messages are relayed: scheduler to executor, and
     executor to scheduler (through the master for a framework without a pid)."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
 
     to_executor = future_message(messages_pb2.FrameworkToExecutorMessage, from_=agent,
                                  to=executor)
@@ -509,7 +495,7 @@ def test_shutdown_executor_message(clock: Clock, master: Any, tmp_path: Any,
     executor, whose container is destroyed if it is still there after the grace period, and
     whose running task then fails."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     shutdown = future_message(messages_pb2.ShutdownExecutorMessage, from_=agent, to=executor)
     message = messages_pb2.ShutdownExecutorMessage()
     message.framework_id.value = kit.FRAMEWORK_ID
@@ -533,7 +519,7 @@ def test_forwarded_update_retried_until_acknowledged(clock: Clock, master: Any,
     """This test ensures that an update the master never acknowledges (its first forward
     was lost) is forwarded again after 10 secs of clock."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     dropped = drop_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     sent = executor.update("t1", mesos_pb2.TASK_RUNNING)
     dropped.get(kit.TIMEOUT)
@@ -550,7 +536,7 @@ def test_updates_wait_while_disconnected(clock: Clock, master: Any, tmp_path: An
     updates are recorded and acknowledged but not forwarded, and are forwarded as soon as
     the agent has reregistered."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
 
     # 1. The master says the agent is disconnected: it goes back to registering.
     master.answer_registration = False
@@ -578,7 +564,7 @@ def test_update_framework_changes_scheduler_pid(clock: Clock, master: Any, tmp_p
     """This test ensures that after UpdateFrameworkMessage (a scheduler failover) executor
     messages go straight to the framework's new pid."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     scheduler = kit.FakeMaster()
     libprocess.spawn(scheduler)
 
@@ -604,7 +590,7 @@ def test_second_task_goes_straight_to_running_executor(clock: Clock, master: Any
     """This test ensures that a task for an executor that is already registered is sent to
     it at once, and no second container is launched."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch_with_fake_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     second = future_message(messages_pb2.RunTaskMessage, from_=agent, to=executor)
     master.post(agent.upid, kit.run_task_message(kit.executor_task("t2", "e1")))
     assert second.get(kit.TIMEOUT).task.task_id.value == "t2"

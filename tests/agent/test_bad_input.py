@@ -19,14 +19,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import psutil
 import pytest
 
 import libprocess
 from libprocess.clock import Clock
 from libprocess.testing import await_condition, expect_no_message, future_message, settle
 from mesos.agent import paths
-from mesos.agent.agent import Agent, ExecutorState, StandaloneMasterDetector, State
+from mesos.agent.agent import Agent, ExecutorState, State
 from mesos.agent.status_update_manager import STATUS_UPDATE_RETRY_INTERVAL_MIN
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
@@ -36,68 +35,6 @@ TaskStatus = mesos_pb2.TaskStatus
 # What a checkpoint file holds after a disk or a person damaged it: no valid record length
 # (the first four bytes announce about 4 GB), then bytes that parse as nothing.
 GARBAGE = b"\xde\xad\xbe\xef" + b"\x00\xff not a protobuf \xfe" * 3
-
-
-def _launch(master: Any, agent: Agent, kit: SimpleNamespace, task_id: str,
-            executor_id: str, framework_id: str,
-            executor: Any | None = None) -> Any:
-    """Runs a custom-executor task of a checkpointing framework; registers a
-    `ReconnectingExecutor` for its container unless `executor` (already registered) is
-    given. Returns the executor once it has the task."""
-    to = executor if executor is not None else None
-    run = future_message(messages_pb2.RunTaskMessage, from_=agent, to=to)
-    task = kit.executor_task(task_id, executor_id, framework_id=framework_id)
-    master.post(agent.upid, kit.run_task_message(task, kit.checkpointing_framework(framework_id),
-                                                 pid="scheduler(1)@127.0.0.1:1234"))
-    settle()
-    if executor is None:
-        executor = kit.ReconnectingExecutor(agent.upid, framework_id, executor_id)
-        libprocess.spawn(executor)
-    run.get(kit.TIMEOUT)
-    settle()
-    return executor
-
-
-def _running(master: Any, agent: Agent, executor: Any, task_id: str,
-             kit: SimpleNamespace) -> Any:
-    """The executor's TASK_RUNNING for `task_id`, recorded, forwarded and acknowledged."""
-    forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
-    acked = future_message(messages_pb2.StatusUpdateAcknowledgementMessage, from_=agent,
-                           to=executor)
-    update = executor.make_update(task_id, mesos_pb2.TASK_RUNNING, kit.SLAVE_ID)
-    executor.send_update(update)
-    acked.get(kit.TIMEOUT)
-    master.acknowledge(agent, forwarded.get(kit.TIMEOUT).update)
-    settle()
-    return update
-
-
-def _new_agent(master: Any, work_dir: Path, kit: SimpleNamespace, **overrides: Any) -> Agent:
-    flags = kit.make_flags(str(work_dir), str(master.upid), **overrides)
-    return Agent(flags, StandaloneMasterDetector(master.upid))
-
-
-def _stop(agent: Agent, kit: SimpleNamespace) -> None:
-    libprocess.terminate(agent)
-    assert libprocess.wait(agent, kit.TIMEOUT)
-
-
-def _exit_of(agent: Agent, kit: SimpleNamespace) -> tuple[int | None, str]:
-    assert libprocess.wait(agent, kit.TIMEOUT), "the agent did not terminate"
-    return agent.exit_status, agent.fatal_error or ""
-
-
-def _container_pid(agent: Agent, framework_id: str, executor_id: str,
-                   kit: SimpleNamespace) -> int:
-    return kit.read_agent(agent, lambda: agent.containerizer.pid(
-        kit.agent_executor(agent, framework_id, executor_id).container_id))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _logged(caplog: pytest.LogCaptureFixture, *parts: str) -> list[str]:
@@ -124,20 +61,52 @@ def _checkpoint_file(meta: str, kit: SimpleNamespace, which: str, container_id: 
     return paths.get_task_info_path(meta, kit.SLAVE_ID, F1, "e1", container_id, "t1")
 
 
+def _executor_left_running(clock: Clock, master: Any, tmp_path: Path,
+                           kit: SimpleNamespace) -> tuple[int, str]:
+    """Runs task t1 (framework F1, executor e1) to TASK_RUNNING, acknowledged, on an agent
+    of `tmp_path`, then stops the agent as a restart would, leaving its executor running:
+    (the executor's pid, its container id)."""
+    agent = kit.start_agent(clock, master, str(tmp_path))
+    executor = kit.launch_reconnecting_executor(master, agent, "t1", "e1",
+                                                kit.checkpointing_framework(F1))
+    kit.running(master, agent, executor, "t1")
+    pid = kit.container_pid(agent, F1, "e1")
+    container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, F1, "e1").container_id)
+    kit.stop_agent(agent)
+    return pid, container_id
+
+
+def _recovery_refused(master: Any, tmp_path: Path, kit: SimpleNamespace,
+                      **flags: Any) -> str:
+    """Starts an agent with `flags` on `tmp_path`, which must refuse to recover: it exits 1
+    without reconnecting to an executor or (re)registering. Returns its fatal error."""
+    agent = kit.new_agent(master, tmp_path, **flags)
+    expect_no_message(messages_pb2.ReconnectExecutorMessage)
+    expect_no_message(messages_pb2.RegisterSlaveMessage, to=master)
+    expect_no_message(messages_pb2.ReregisterSlaveMessage, to=master)
+    libprocess.spawn(agent)
+    status, error = kit.exit_of(agent)
+    assert status == 1
+    return error
+
+
 def _two_tasks(master: Any, agent: Agent, kit: SimpleNamespace,
                which: str) -> list[Any]:
     """Task t1 (framework F1, executor e1), whose checkpoint `which` the test damages, and a
     task t2 that must survive it: of another framework for `framework.info`, of another
     executor of F1 for `executor.info`, of the same executor for `task.info`."""
-    first = _launch(master, agent, kit, "t1", "e1", F1)
-    _running(master, agent, first, "t1", kit)
+    first = kit.launch_reconnecting_executor(master, agent, "t1", "e1",
+                                             kit.checkpointing_framework(F1))
+    kit.running(master, agent, first, "t1")
     if which == "task.info":
-        _launch(master, agent, kit, "t2", "e1", F1, executor=first)
-        _running(master, agent, first, "t2", kit)
+        kit.launch_reconnecting_executor(master, agent, "t2", "e1",
+                                         kit.checkpointing_framework(F1), executor=first)
+        kit.running(master, agent, first, "t2")
         return [first]
     framework_id = F2 if which == "framework.info" else F1
-    second = _launch(master, agent, kit, "t2", "e2", framework_id)
-    _running(master, agent, second, "t2", kit)
+    second = kit.launch_reconnecting_executor(master, agent, "t2", "e2",
+                                              kit.checkpointing_framework(framework_id))
+    kit.running(master, agent, second, "t2")
     return [first, second]
 
 
@@ -152,28 +121,17 @@ def test_corrupt_checkpoint_fails_a_strict_recovery(
     naming the file and saying what to do, neither reconnects to its executors nor
     (re)registers, and leaves the executors running (a person may fix the file and restart
     the agent)."""
-    agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit, "t1", "e1", F1)
-    _running(master, agent, executor, "t1", kit)
-    pid = _container_pid(agent, F1, "e1", kit)
-    container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, F1, "e1").container_id)
-    _stop(agent, kit)
+    pid, container_id = _executor_left_running(clock, master, tmp_path, kit)
     damaged = _checkpoint_file(paths.get_meta_root_dir(str(tmp_path)), kit, which,
                                container_id)
     Path(damaged).write_bytes(GARBAGE)
 
-    agent = _new_agent(master, tmp_path, kit, strict=True)
-    expect_no_message(messages_pb2.ReconnectExecutorMessage)
-    expect_no_message(messages_pb2.RegisterSlaveMessage, to=master)
-    expect_no_message(messages_pb2.ReregisterSlaveMessage, to=master)
-    libprocess.spawn(agent)
-    status, error = _exit_of(agent, kit)
-    assert status == 1
+    error = _recovery_refused(master, tmp_path, kit, strict=True)
     assert error.startswith("Failed to perform recovery: ")
     assert f"'{damaged}'" in error and "truncated" in error
     assert f"rm -f {tmp_path / 'meta' / 'slaves' / 'latest'}" in error
     assert _logged(caplog, "Failed to perform recovery", damaged)
-    assert _alive(pid)
+    assert kit.alive(pid)
 
 
 @pytest.mark.parametrize("which", ["framework.info", "executor.info", "task.info"])
@@ -190,13 +148,13 @@ def test_corrupt_checkpoint_is_skipped_by_a_non_strict_recovery(
     agent = kit.start_agent(clock, master, str(tmp_path))
     executors = _two_tasks(master, agent, kit, which)
     container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, F1, "e1").container_id)
-    pid = _container_pid(agent, F1, "e1", kit)
-    _stop(agent, kit)
+    pid = kit.container_pid(agent, F1, "e1")
+    kit.stop_agent(agent)
     damaged = _checkpoint_file(paths.get_meta_root_dir(str(tmp_path)), kit, which,
                                container_id)
     Path(damaged).write_bytes(GARBAGE)
 
-    agent = _new_agent(master, tmp_path, kit, strict=False)
+    agent = kit.new_agent(master, tmp_path, strict=False)
     survivor = executors[-1]
     reregistered = future_message(messages_pb2.ExecutorReregisteredMessage, to=survivor)
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
@@ -219,10 +177,10 @@ def test_corrupt_checkpoint_is_skipped_by_a_non_strict_recovery(
                "task.info": "Skipping recovery of task t1"}[which]
     assert _logged(caplog, skipped)
     if which == "task.info":
-        assert _alive(pid)
+        assert kit.alive(pid)
         assert not _logged(caplog, "Destroying orphaned container")
     else:
-        await_condition(lambda: not _alive(pid), kit.TIMEOUT,
+        await_condition(lambda: not kit.alive(pid), kit.TIMEOUT,
                         message="the orphaned executor to be destroyed")
         assert _logged(caplog, f"Destroying orphaned container {container_id}")
 
@@ -234,17 +192,13 @@ def test_corrupt_agent_info_makes_a_non_strict_agent_start_afresh(
     as in Mesos, that the agent cannot recover its identity: it logs the error naming the
     file, counts it, reconnects to no executor but destroys the old agent's executors as
     orphans, and registers as a new agent (whose id `slaves/latest` then names)."""
-    agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit, "t1", "e1", F1)
-    _running(master, agent, executor, "t1", kit)
-    pid = _container_pid(agent, F1, "e1", kit)
-    _stop(agent, kit)
+    pid, _ = _executor_left_running(clock, master, tmp_path, kit)
     meta = paths.get_meta_root_dir(str(tmp_path))
     damaged = paths.get_slave_info_path(meta, kit.SLAVE_ID)
     Path(damaged).write_bytes(GARBAGE)
 
     master.slave_id = "agent-S1"
-    agent = _new_agent(master, tmp_path, kit, strict=False)
+    agent = kit.new_agent(master, tmp_path, strict=False)
     expect_no_message(messages_pb2.ReconnectExecutorMessage)
     expect_no_message(messages_pb2.ReregisterSlaveMessage, to=master)
     registered = future_message(messages_pb2.SlaveRegisteredMessage, to=agent)
@@ -258,7 +212,7 @@ def test_corrupt_agent_info_makes_a_non_strict_agent_start_afresh(
     assert _logged(caplog, f"info of the latest agent {kit.SLAVE_ID} could not be recovered")
     assert os.readlink(paths.get_latest_slave_path(meta)) == os.path.join(
         meta, "slaves", "agent-S1")
-    await_condition(lambda: not _alive(pid), kit.TIMEOUT,
+    await_condition(lambda: not kit.alive(pid), kit.TIMEOUT,
                     message="the old agent's executor to be destroyed")
     assert _logged(caplog, "Destroying orphaned container")
 
@@ -280,26 +234,16 @@ def test_work_dir_of_another_agent_is_refused(clock: Clock, master: Any, tmp_pat
     without a reboot, refuses to recover under either `--reconfiguration_policy`: it exits
     1 with the reason, both agents' infos where they differ and the way out, adopts none of
     the other agent's executors and registers nowhere (`Slave::recover`)."""
-    agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit, "t1", "e1", F1)
-    _running(master, agent, executor, "t1", kit)
-    pid = _container_pid(agent, F1, "e1", kit)
-    _stop(agent, kit)
+    pid, _ = _executor_left_running(clock, master, tmp_path, kit)
 
-    agent = _new_agent(master, tmp_path, kit, hostname="another-host",
-                       reconfiguration_policy=policy)
-    expect_no_message(messages_pb2.ReconnectExecutorMessage)
-    expect_no_message(messages_pb2.RegisterSlaveMessage, to=master)
-    expect_no_message(messages_pb2.ReregisterSlaveMessage, to=master)
-    libprocess.spawn(agent)
-    status, error = _exit_of(agent, kit)
-    assert status == 1
+    error = _recovery_refused(master, tmp_path, kit, hostname="another-host",
+                              reconfiguration_policy=policy)
     assert reason in error
     if policy == "equal":
         assert "hostname: localhost" in error and "hostname: another-host" in error
     assert f"rm -f {tmp_path / 'meta' / 'slaves' / 'latest'}" in error
     assert _logged(caplog, "Failed to perform recovery", reason)
-    assert _alive(pid)
+    assert kit.alive(pid)
 
 
 @pytest.mark.parametrize("owner", ["its executor", "an unrelated process"])
@@ -313,26 +257,21 @@ def test_executors_of_a_forgotten_agent_are_destroyed(clock: Clock, master: Any,
     executors the old agent left running, as Mesos's containerizer destroys the containers
     it finds but the agent did not recover; and that a checkpointed pid now held by an
     unrelated process (a reused pid) is never taken for the executor nor killed."""
-    agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit, "t1", "e1", F1)
-    _running(master, agent, executor, "t1", kit)
-    pid = _container_pid(agent, F1, "e1", kit)
-    container_id = kit.read_agent(agent, lambda: kit.agent_executor(agent, F1, "e1").container_id)
-    _stop(agent, kit)
+    pid, container_id = _executor_left_running(clock, master, tmp_path, kit)
     meta = paths.get_meta_root_dir(str(tmp_path))
     os.unlink(paths.get_latest_slave_path(meta))
 
     other = None
     if owner == "an unrelated process":
         os.killpg(pid, signal.SIGKILL)
-        await_condition(lambda: not _alive(pid), kit.TIMEOUT, message="the executor to die")
+        await_condition(lambda: not kit.alive(pid), kit.TIMEOUT, message="the executor to die")
         other = subprocess.Popen(["sleep", "1000"], start_new_session=True)
         forked = paths.get_forked_pid_path(meta, kit.SLAVE_ID, F1, "e1", container_id)
         Path(forked).write_text(str(other.pid))
 
     try:
         master.slave_id = "agent-S1"
-        agent = _new_agent(master, tmp_path, kit)
+        agent = kit.new_agent(master, tmp_path)
         expect_no_message(messages_pb2.ReconnectExecutorMessage)
         registered = future_message(messages_pb2.SlaveRegisteredMessage, to=agent)
         libprocess.spawn(agent)
@@ -340,7 +279,7 @@ def test_executors_of_a_forgotten_agent_are_destroyed(clock: Clock, master: Any,
         clock.advance(1.0)
         assert registered.get(kit.TIMEOUT).slave_id.value == "agent-S1"
         if other is None:
-            await_condition(lambda: not _alive(pid), kit.TIMEOUT,
+            await_condition(lambda: not kit.alive(pid), kit.TIMEOUT,
                             message="the old agent's executor to be destroyed")
             assert _logged(caplog, f"Destroying orphaned container {container_id}")
         else:
@@ -356,20 +295,6 @@ def test_executors_of_a_forgotten_agent_are_destroyed(clock: Clock, master: Any,
 
 # ---------------------------------------------------------------------------------------
 # Acknowledgements and status updates that do not fit.
-
-
-def _registered_executor(clock: Clock, master: Any, agent: Agent,
-                         kit: SimpleNamespace) -> Any:
-    """A `FakeExecutor` registered for task t1's executor e1 (of a framework that does not
-    checkpoint), once it has the task."""
-    run = future_message(messages_pb2.RunTaskMessage, from_=agent)
-    master.post(agent.upid, kit.run_task_message(kit.executor_task("t1", "e1")))
-    settle()
-    executor = kit.FakeExecutor(agent, kit.FRAMEWORK_ID, "e1")
-    libprocess.spawn(executor)
-    run.get(kit.TIMEOUT)
-    settle()
-    return executor
 
 
 def _ack(update: Any, **fields: Any) -> Any:
@@ -392,7 +317,7 @@ def test_acknowledgement_of_an_unknown_task_is_dropped(clock: Clock, master: Any
     forwards nothing, changes no task and leaves the agent running. (The Mesos agent has no
     metric for it; the master counts `invalid_status_update_acknowledgements`.)"""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _registered_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     executor.update("t1", mesos_pb2.TASK_RUNNING)
     update = forwarded.get(kit.TIMEOUT).update
@@ -426,7 +351,7 @@ def test_stale_acknowledgement_leaves_the_update_pending(clock: Clock, master: A
     acknowledgement comes, and that only then does the next update go out: no update is
     lost or reordered (§2.9)."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _registered_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     running = executor.update("t1", mesos_pb2.TASK_RUNNING)
     assert forwarded.get(kit.TIMEOUT).update.uuid == running.uuid
@@ -465,7 +390,7 @@ def test_duplicate_update_is_acknowledged_but_forwarded_once(clock: Clock, maste
     resending, but reaches the master only once (§2.9: a uuid already received is a
     duplicate); the same for a terminal update."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _registered_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
 
     for state in (mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED):
         forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
@@ -495,7 +420,7 @@ def test_update_for_an_unknown_task_is_acknowledged_and_forwarded(
     executor"), acknowledged to the executor and forwarded to the master reliably, which
     can tell the scheduler about it; it creates no task at the agent."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _registered_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     acked = future_message(messages_pb2.StatusUpdateAcknowledgementMessage, from_=agent,
                            to=executor)
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
@@ -528,7 +453,7 @@ def test_messages_of_a_master_that_does_not_lead_change_nothing(
     expected master", and the update it "acknowledged" is still resent to, and
     acknowledged by, the real master (no update is lost)."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _registered_executor(clock, master, agent, kit)
+    executor = kit.launch_fake_executor(master, agent)
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     update = executor.update("t1", mesos_pb2.TASK_RUNNING)
     forwarded.get(kit.TIMEOUT)

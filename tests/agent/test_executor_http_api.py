@@ -2,7 +2,7 @@
 `Slave::Http::executor` and `Slave::subscribe`), as actor scenarios: the real `Agent`
 against the `FakeMaster` with a paused clock. The executor's container is a real OS process
 (`exec sleep 1000`, as in the other agent scenarios), on whose behalf a small HTTP executor
-in the test's thread speaks the protocol as pymesos does (`tests/v1_http_executor.py`: a
+in the test's thread speaks the protocol as pymesos does (`mesos.testing.v1_http.Executor`: a
 raw-socket SUBSCRIBE whose chunked RecordIO stream it decodes, JSON calls answered 202, the
 books of unacknowledged tasks and updates it sends again when it subscribes again).
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import importlib.util
 import json
 import os
 import signal
@@ -24,7 +23,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import psutil
 import pytest
 
 import libprocess
@@ -42,21 +40,10 @@ from mesos.agent.agent import Agent, ExecutorState, StandaloneMasterDetector, St
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.mesos.v1.executor import executor_pb2 as v1_executor_pb2
 from mesos.protos.messages import messages_pb2
+from mesos.testing import v1_http as v1
 
 TaskStatus = mesos_pb2.TaskStatus
 Event = v1_executor_pb2.Event
-
-
-def _load_client() -> Any:
-    path = Path(__file__).parents[1] / "v1_http_executor.py"
-    spec = importlib.util.spec_from_file_location("v1_http_executor", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-v1 = _load_client()
 
 
 def _path(agent: Agent) -> str:
@@ -106,6 +93,16 @@ def _subscribed(executor: Any) -> dict[str, Any]:
     return subscription.first["subscribed"]  # type: ignore[no-any-return]
 
 
+def _launched(master: Any, agent: Agent, kit: SimpleNamespace, http_executor: Any) -> Any:
+    """A subscribed HTTP executor e1 (of `kit.FRAMEWORK_ID`) that has been given task t1
+    (LAUNCH read, not updated yet)."""
+    _run(master, agent, kit)
+    executor = http_executor(agent, kit.FRAMEWORK_ID)
+    _subscribed(executor)
+    executor.next("LAUNCH", skip=())
+    return executor
+
+
 def _acknowledged(master: Any, agent: Agent, executor: Any, task_id: str, state: str,
                   kit: SimpleNamespace, master_acks: bool = True) -> Any:
     """The executor's UPDATE: 202, ACKNOWLEDGED on its stream once recorded, forwarded to
@@ -139,19 +136,6 @@ def _next_is_marker(master: Any, agent: Agent, executor: Any, kit: SimpleNamespa
     _framework_message(master, agent, b"marker", kit, framework_id)
     event = executor.event()
     assert event == {"type": "MESSAGE", "message": {"data": v1.encode(b"marker")}}, event
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _container_pid(agent: Agent, kit: SimpleNamespace, executor_id: str = "e1",
-                   framework_id: str | None = None) -> int:
-    return kit.read_agent(agent, lambda: agent.containerizer.pid(kit.agent_executor(
-        agent, framework_id or kit.FRAMEWORK_ID, executor_id).container_id))
 
 
 # -- subscription, tasks and acknowledgements --------------------------------------------------
@@ -218,10 +202,7 @@ def test_framework_messages_both_ways_and_heartbeats(clock: Clock, master: Any,
     # Re-registering takes no clock time: the agent, which hears no ping while the clock
     # jumps, is back with its master as soon as it notices.
     agent = kit.start_agent(clock, master, str(tmp_path), registration_backoff_factor=0.0)
-    _run(master, agent, kit)
-    executor = http_executor(agent, kit.FRAMEWORK_ID)
-    _subscribed(executor)
-    executor.next("LAUNCH", skip=())
+    executor = _launched(master, agent, kit, http_executor)
 
     # 1. Scheduler to executor.
     _framework_message(master, agent, b"hello executor", kit)
@@ -258,10 +239,7 @@ def test_kill_and_shutdown_events(clock: Clock, master: Any, tmp_path: Path,
     and that once the grace period is over its container is destroyed, its stream ends
     and the master hears the executor exited."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    _run(master, agent, kit)
-    executor = http_executor(agent, kit.FRAMEWORK_ID)
-    _subscribed(executor)
-    executor.next("LAUNCH", skip=())
+    executor = _launched(master, agent, kit, http_executor)
     _acknowledged(master, agent, executor, "t1", "TASK_RUNNING", kit)
 
     # 1. KILL, answered by the executor with TASK_KILLED.
@@ -375,10 +353,7 @@ def test_closed_stream_is_a_broken_link_and_the_exit_fails_the_tasks(
     process fails its live tasks (TASK_FAILED, REASON_EXECUTOR_TERMINATED) and tells the
     master the executor exited."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    _run(master, agent, kit)
-    executor = http_executor(agent, kit.FRAMEWORK_ID)
-    _subscribed(executor)
-    executor.next("LAUNCH", skip=())
+    executor = _launched(master, agent, kit, http_executor)
     _acknowledged(master, agent, executor, "t1", "TASK_RUNNING", kit)
     forwarded = len(master.messages(messages_pb2.StatusUpdateMessage))
 
@@ -401,7 +376,7 @@ def test_closed_stream_is_a_broken_link_and_the_exit_fails_the_tasks(
     # 3. Its process ends: its task fails, the master hears it, and the stream ends.
     failed = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     exited = future_message(messages_pb2.ExitedExecutorMessage, from_=agent, to=master)
-    os.kill(_container_pid(agent, kit), signal.SIGKILL)
+    os.kill(kit.container_pid(agent), signal.SIGKILL)
     status = failed.get(kit.TIMEOUT).update.status
     assert (status.task_id.value, status.state, status.reason, status.source) == (
         "t1", mesos_pb2.TASK_FAILED, TaskStatus.REASON_EXECUTOR_TERMINATED,
@@ -416,10 +391,7 @@ def test_new_subscription_replaces_the_old_stream(clock: Clock, master: Any, tmp
     """This test ensures that a second SUBSCRIBE of a subscribed executor (a retry) closes
     its earlier stream, and that events go to the new one only."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    _run(master, agent, kit)
-    old = http_executor(agent, kit.FRAMEWORK_ID)
-    _subscribed(old)
-    old.next("LAUNCH", skip=())
+    old = _launched(master, agent, kit, http_executor)
 
     new = http_executor(agent, kit.FRAMEWORK_ID)
     new.tasks = dict(old.tasks)
@@ -470,7 +442,7 @@ def test_checkpointed_http_executor_resubscribes_after_agent_restart(
     assert os.path.exists(marker)
     assert not os.path.exists(paths.get_libprocess_pid_path(
         meta, kit.SLAVE_ID, kit.FRAMEWORK_ID, "e1", container_id))
-    pid = _container_pid(agent, kit)
+    pid = kit.container_pid(agent)
 
     # 2. t1 runs; t2 and t3 are sent, and the executor will say it never got t2.
     _acknowledged(master, agent, executor, "t1", "TASK_RUNNING", kit)
@@ -533,7 +505,7 @@ def test_checkpointed_http_executor_resubscribes_after_agent_restart(
     assert kit.read_agent(agent, lambda: agent.state) is State.RUNNING
     assert kit.read_agent(agent, lambda: kit.agent_executor(
         agent, kit.FRAMEWORK_ID, "e1").state) is ExecutorState.RUNNING
-    assert _alive(pid)  # The executor's process outlived the agent.
+    assert kit.alive(pid)  # The executor's process outlived the agent.
 
 
 def test_http_executor_not_resubscribing_is_destroyed(clock: Clock, master: Any,
@@ -550,7 +522,7 @@ def test_http_executor_not_resubscribing_is_destroyed(clock: Clock, master: Any,
     _subscribed(executor)
     executor.next("LAUNCH", skip=())
     _acknowledged(master, agent, executor, "t1", "TASK_RUNNING", kit)
-    pid = _container_pid(agent, kit)
+    pid = kit.container_pid(agent)
 
     agent = _restart(master, agent, tmp_path, kit)
     lost = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
@@ -560,7 +532,7 @@ def test_http_executor_not_resubscribing_is_destroyed(clock: Clock, master: Any,
     status = lost.get(kit.TIMEOUT).update.status
     assert (status.state, status.reason) == (mesos_pb2.TASK_LOST,
                                              TaskStatus.REASON_EXECUTOR_REREGISTRATION_TIMEOUT)
-    await_condition(lambda: not _alive(pid), kit.TIMEOUT, message="the executor to be killed")
+    await_condition(lambda: not kit.alive(pid), kit.TIMEOUT, message="the executor to be killed")
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from libprocess.testing import (
     settle,
 )
 from mesos.agent import paths
-from mesos.agent.agent import Agent, ExecutorState, StandaloneMasterDetector, State
+from mesos.agent.agent import ExecutorState, State
 from mesos.agent.checkpoint import read_message
 from mesos.agent.status_update_stream import read_task_updates
 from mesos.protos.mesos import mesos_pb2
@@ -41,72 +41,11 @@ TaskStatus = mesos_pb2.TaskStatus
 PARTITION_AWARE = mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE
 
 
-def _launch(master: Any, agent: Agent, kit: SimpleNamespace, task_id: str = "t1",
-            executor_id: str = "e1", framework: Any = None) -> Any:
-    """Runs a custom-executor task of `framework` (a checkpointing one by default) and
-    registers a `ReconnectingExecutor` for its container; returns it once it has the
-    task."""
-    framework = framework if framework is not None else kit.checkpointing_framework()
-    run = future_message(messages_pb2.RunTaskMessage, from_=agent)
-    task = kit.executor_task(task_id, executor_id, framework_id=framework.id.value)
-    master.post(agent.upid, kit.run_task_message(task, framework,
-                                                 pid="scheduler(1)@127.0.0.1:1234"))
-    settle()
-    executor = kit.ReconnectingExecutor(agent.upid, framework.id.value, executor_id)
-    libprocess.spawn(executor)
-    run.get(kit.TIMEOUT)
-    settle()
-    return executor
-
-
-def _running(master: Any, agent: Agent, executor: Any, task_id: str,
-             kit: SimpleNamespace) -> Any:
-    """The executor's TASK_RUNNING for `task_id`, recorded, forwarded and acknowledged."""
-    forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
-    acked = future_message(messages_pb2.StatusUpdateAcknowledgementMessage, from_=agent,
-                           to=executor)
-    update = executor.make_update(task_id, mesos_pb2.TASK_RUNNING, kit.SLAVE_ID)
-    executor.send_update(update)
-    acked.get(kit.TIMEOUT)
-    master.acknowledge(agent, forwarded.get(kit.TIMEOUT).update)
-    settle()
-    return update
-
-
-def _new_agent(master: Any, work_dir: Path, kit: SimpleNamespace, **overrides: Any) -> Agent:
-    flags = kit.make_flags(str(work_dir), str(master.upid), **overrides)
-    return Agent(flags, StandaloneMasterDetector(master.upid))
-
-
-def _stop(agent: Agent, kit: SimpleNamespace) -> None:
-    """Terminates the agent process as a restart (SIGTERM, or a crash) would end it."""
-    libprocess.terminate(agent)
-    assert libprocess.wait(agent, kit.TIMEOUT)
-
-
-def _container_pid(agent: Agent, framework_id: str, executor_id: str,
-                   kit: SimpleNamespace) -> int:
-    return kit.read_agent(agent, lambda: agent.containerizer.pid(
-        kit.agent_executor(agent, framework_id, executor_id).container_id))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _run_dir(work_dir: Path, kit: SimpleNamespace, executor_id: str = "e1",
              framework_id: str = "framework-0001") -> Path:
     meta = paths.get_meta_root_dir(str(work_dir))
     return Path(os.path.realpath(paths.get_executor_latest_run_path(
         meta, kit.SLAVE_ID, framework_id, executor_id)))
-
-
-def _exit_of(agent: Agent, kit: SimpleNamespace) -> tuple[int | None, str]:
-    assert libprocess.wait(agent, kit.TIMEOUT), "the agent did not terminate"
-    return agent.exit_status, agent.fatal_error or ""
 
 
 # ---------------------------------------------------------------------------------------
@@ -122,10 +61,10 @@ def test_checkpointed_layout(clock: Clock, master: Any, tmp_path: Path,
     files are single length-prefixed records, that no temporary file is left behind, and
     that nothing is written for a framework that does not checkpoint."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    update = _running(master, agent, executor, "t1", kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    update = kit.running(master, agent, executor, "t1")
     plain = kit.framework_info("framework-0002")
-    _launch(master, agent, kit, "t2", "e2", framework=plain)
+    kit.launch_reconnecting_executor(master, agent, "t2", "e2", framework=plain)
 
     meta = tmp_path / "meta"
     # 1. The agent: `latest` points at its directory; `slave.info` is its SlaveInfo.
@@ -150,7 +89,7 @@ def test_checkpointed_layout(clock: Clock, master: Any, tmp_path: Path,
                                                            "e1").container_id)
     run = executor_dir / "runs" / container_id
     assert os.readlink(executor_dir / "runs" / "latest") == str(run)
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
+    pid = kit.container_pid(agent, "framework-0001", "e1")
     assert (run / "pids" / "forked.pid").read_text() == str(pid)
     assert (run / "pids" / "libprocess.pid").read_text() == str(executor.upid)
 
@@ -173,19 +112,20 @@ def test_checkpointed_executors_outlive_the_agent(clock: Clock, master: Any, tmp
     executors of checkpointing frameworks keep running and are not told to shut down,
     while those of other frameworks are shut down, and that the agent does not unregister."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    kept = _launch(master, agent, kit)
-    gone = _launch(master, agent, kit, "t2", "e2", framework=kit.framework_info("fw-plain"))
-    kept_pid = _container_pid(agent, "framework-0001", "e1", kit)
-    gone_pid = _container_pid(agent, "fw-plain", "e2", kit)
+    kept = kit.launch_reconnecting_executor(master, agent)
+    gone = kit.launch_reconnecting_executor(master, agent, "t2", "e2",
+                                            framework=kit.framework_info("fw-plain"))
+    kept_pid = kit.container_pid(agent, "framework-0001", "e1")
+    gone_pid = kit.container_pid(agent, "fw-plain", "e2")
     expect_no_message(messages_pb2.UnregisterSlaveMessage)
 
-    _stop(agent, kit)
+    kit.stop_agent(agent)
     settle()
 
-    assert _alive(kept_pid)
+    assert kit.alive(kept_pid)
     assert not kept.messages(messages_pb2.ShutdownExecutorMessage)
     assert gone.messages(messages_pb2.ShutdownExecutorMessage)
-    await_condition(lambda: not _alive(gone_pid), kit.TIMEOUT,
+    await_condition(lambda: not kit.alive(gone_pid), kit.TIMEOUT,
                     message="the other framework's executor to be killed")
     # The agent's id stays checkpointed, for the next agent to recover.
     assert os.path.islink(tmp_path / "meta" / "slaves" / "latest")
@@ -205,9 +145,9 @@ def test_recovered_executor_reregisters_and_keeps_its_tasks(
     the task, its latest state and its pending update's state, and then resends first the
     update the old agent never got acknowledged, then the adopted one."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
-    _running(master, agent, executor, "t1", kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    pid = kit.container_pid(agent, "framework-0001", "e1")
+    kit.running(master, agent, executor, "t1")
 
     # 1. An update the agent records, but whose acknowledgement never comes back.
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
@@ -218,12 +158,12 @@ def test_recovered_executor_reregisters_and_keeps_its_tasks(
     settle()
 
     # 2. The agent goes; meanwhile the task finishes and the executor keeps that update.
-    _stop(agent, kit)
+    kit.stop_agent(agent)
     finished = executor.make_update("t1", mesos_pb2.TASK_FINISHED, kit.SLAVE_ID)
     executor.unacked_updates = [finished]
 
     # 3. A new agent on the same work directory reconnects and the executor reregisters.
-    agent = _new_agent(master, tmp_path, kit)
+    agent = kit.new_agent(master, tmp_path)
     reconnect = future_message(messages_pb2.ReconnectExecutorMessage, to=executor)
     reregistered = future_message(messages_pb2.ExecutorReregisteredMessage, to=executor)
     acked = future_message(messages_pb2.StatusUpdateAcknowledgementMessage, to=executor)
@@ -234,7 +174,7 @@ def test_recovered_executor_reregisters_and_keeps_its_tasks(
     assert reregistered.get(kit.TIMEOUT).slave_id.value == kit.SLAVE_ID
     assert acked.get(kit.TIMEOUT).uuid == finished.uuid
     settle()
-    assert _alive(pid)
+    assert kit.alive(pid)
     assert kit.read_agent(agent, lambda: kit.agent_executor(agent, "framework-0001", "e1").state) \
         is ExecutorState.RUNNING
 
@@ -277,10 +217,10 @@ def test_real_command_executor_reregisters(clock: Clock, master: Any, tmp_path: 
     assert running[-1].status.state == mesos_pb2.TASK_RUNNING
     master.acknowledge(agent, running[-1])
     settle()
-    pid = _container_pid(agent, "framework-0001", "task-1", kit)
+    pid = kit.container_pid(agent, "framework-0001", "task-1")
 
-    _stop(agent, kit)
-    agent = _new_agent(master, tmp_path, kit)
+    kit.stop_agent(agent)
+    agent = kit.new_agent(master, tmp_path)
     reregistering = future_message(messages_pb2.ReregisterExecutorMessage, to=agent)
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
     libprocess.spawn(agent)
@@ -290,7 +230,7 @@ def test_real_command_executor_reregisters(clock: Clock, master: Any, tmp_path: 
     message = reregister.get(kit.TIMEOUT)
     assert [(t.task_id.value, t.state) for t in message.tasks] == [("task-1",
                                                                     mesos_pb2.TASK_RUNNING)]
-    assert _alive(pid)
+    assert kit.alive(pid)
 
 
 @pytest.mark.parametrize("partition_aware, expected", [
@@ -306,14 +246,14 @@ def test_executor_not_reregistering_is_destroyed(clock: Clock, master: Any, tmp_
     REASON_EXECUTOR_REREGISTRATION_TIMEOUT, and that the agent reregisters only after that
     timeout and then forwards the update."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit,
-                       framework=kit.checkpointing_framework(partition_aware=partition_aware))
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
-    _running(master, agent, executor, "t1", kit)
-    _stop(agent, kit)
+    framework = kit.checkpointing_framework(partition_aware=partition_aware)
+    executor = kit.launch_reconnecting_executor(master, agent, framework=framework)
+    pid = kit.container_pid(agent, "framework-0001", "e1")
+    kit.running(master, agent, executor, "t1")
+    kit.stop_agent(agent)
 
     executor.answer = False
-    agent = _new_agent(master, tmp_path, kit, executor_reregistration_timeout=3.0)
+    agent = kit.new_agent(master, tmp_path, executor_reregistration_timeout=3.0)
     reconnect = future_message(messages_pb2.ReconnectExecutorMessage, to=executor)
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
     libprocess.spawn(agent)
@@ -325,11 +265,11 @@ def test_executor_not_reregistering_is_destroyed(clock: Clock, master: Any, tmp_
     settle()
     assert kit.read_agent(agent, lambda: agent.state) is State.RECOVERING
     assert not master.messages(messages_pb2.ReregisterSlaveMessage)
-    assert _alive(pid)
+    assert kit.alive(pid)
 
     # 2. At the timeout the executor is destroyed; then the agent reregisters.
     clock.advance(0.1)
-    await_condition(lambda: not _alive(pid), kit.TIMEOUT, message="the executor to die")
+    await_condition(lambda: not kit.alive(pid), kit.TIMEOUT, message="the executor to die")
     settle()
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     clock.advance(1.0)
@@ -349,21 +289,21 @@ def test_staging_task_unknown_to_the_executor_is_lost(clock: Clock, master: Any,
     died before sending it) ends TASK_LOST with REASON_SLAVE_RESTARTED, and that a task the
     executor reports but the agent lost the checkpoint of is adopted as running."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    _running(master, agent, executor, "t1", kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    kit.running(master, agent, executor, "t1")
     # A second task for the same executor, which the executor never receives.
     drop_messages(messages_pb2.RunTaskMessage, to=executor)
     task = kit.executor_task("t2", "e1")
     master.post(agent.upid, kit.run_task_message(task, kit.checkpointing_framework()))
     settle()
-    _stop(agent, kit)
+    kit.stop_agent(agent)
 
     # The executor knows a task t3 (unacknowledged) that the agent never checkpointed.
     unknown = kit.executor_task("t3", "e1")
     executor.unacked_tasks = [unknown]
     executor.unacked_updates = [executor.make_update("t3", mesos_pb2.TASK_RUNNING,
                                                      kit.SLAVE_ID)]
-    agent = _new_agent(master, tmp_path, kit)
+    agent = kit.new_agent(master, tmp_path)
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
     libprocess.spawn(agent)
     settle()
@@ -387,24 +327,24 @@ def test_truncated_task_updates(clock: Clock, master: Any, tmp_path: Path,
     alone, and that a non-strict recovery keeps the records before it (truncating the file
     to them), counts the error in `slave/recovery_errors` and reregisters with the task."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
-    _running(master, agent, executor, "t1", kit)
-    _stop(agent, kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    pid = kit.container_pid(agent, "framework-0001", "e1")
+    kit.running(master, agent, executor, "t1")
+    kit.stop_agent(agent)
     updates = _run_dir(tmp_path, kit) / "tasks" / "t1" / "task.updates"
     size = updates.stat().st_size
     with open(updates, "ab") as f:
         f.write(struct.pack("=I", 200) + b"partial")
 
-    agent = _new_agent(master, tmp_path, kit, strict=strict)
+    agent = kit.new_agent(master, tmp_path, strict=strict)
     if strict:
         expect_no_message(messages_pb2.ReconnectExecutorMessage)
         libprocess.spawn(agent)
-        status, error = _exit_of(agent, kit)
+        status, error = kit.exit_of(agent)
         assert status == 1
         assert f"Failed to read status updates file '{updates}'" in error
         assert "truncated" in error and "rm -f" in error
-        assert _alive(pid)
+        assert kit.alive(pid)
         return
 
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
@@ -431,10 +371,10 @@ def test_dangling_latest_agent_link(clock: Clock, master: Any, tmp_path: Path,
     slaves.mkdir(parents=True)
     os.symlink(slaves / "gone-S7", slaves / "latest")
 
-    agent = _new_agent(master, tmp_path, kit, strict=strict)
+    agent = kit.new_agent(master, tmp_path, strict=strict)
     if strict:
         libprocess.spawn(agent)
-        status, error = _exit_of(agent, kit)
+        status, error = kit.exit_of(agent)
         assert status == 1
         assert f"'{slaves / 'latest'}' points to '{slaves / 'gone-S7'}'" in error
         return
@@ -454,17 +394,17 @@ def test_half_deleted_run(clock: Clock, master: Any, tmp_path: Path, kit: Simple
     that a non-strict recovery counts it, recovers the executor without that task, and
     adopts the task again when the executor reports it."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    _running(master, agent, executor, "t1", kit)
-    _stop(agent, kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    kit.running(master, agent, executor, "t1")
+    kit.stop_agent(agent)
     task_info = _run_dir(tmp_path, kit) / "tasks" / "t1" / "task.info"
     task_info.unlink()
 
     executor.unacked_tasks = [kit.executor_task("t1", "e1")]
-    agent = _new_agent(master, tmp_path, kit, strict=strict)
+    agent = kit.new_agent(master, tmp_path, strict=strict)
     if strict:
         libprocess.spawn(agent)
-        status, error = _exit_of(agent, kit)
+        status, error = kit.exit_of(agent)
         assert status == 1
         assert f"Failed to find task info file '{task_info}'" in error
         return
@@ -489,13 +429,13 @@ def test_reused_pid_is_not_adopted(clock: Clock, master: Any, tmp_path: Path,
     it is neither reconnected to nor killed, and the executor's task fails as its executor
     terminated."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    _running(master, agent, executor, "t1", kit)
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    kit.running(master, agent, executor, "t1")
+    pid = kit.container_pid(agent, "framework-0001", "e1")
     environment = psutil.Process(pid).environ()
-    _stop(agent, kit)
+    kit.stop_agent(agent)
     os.killpg(pid, signal.SIGKILL)
-    await_condition(lambda: not _alive(pid), kit.TIMEOUT, message="the executor to die")
+    await_condition(lambda: not kit.alive(pid), kit.TIMEOUT, message="the executor to die")
 
     # An unrelated process now holds "the executor's pid" (as far as `forked.pid` says).
     if imposter == "started later":
@@ -512,7 +452,7 @@ def test_reused_pid_is_not_adopted(clock: Clock, master: Any, tmp_path: Path,
         os.utime(forked, (launched, launched))
 
     executor.answer = False
-    agent = _new_agent(master, tmp_path, kit)
+    agent = kit.new_agent(master, tmp_path)
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
     libprocess.spawn(agent)
     settle()
@@ -534,14 +474,14 @@ def test_reboot_recovers_the_agent_but_not_its_executors(clock: Clock, master: A
     its id, assumes its executors gone (it adopts none, so kills none) and fails their
     tasks, and writes the new boot id."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    _running(master, agent, executor, "t1", kit)
-    _stop(agent, kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    kit.running(master, agent, executor, "t1")
+    kit.stop_agent(agent)
     boot_id = tmp_path / "meta" / "boot_id"
     boot_id.write_text("a-previous-boot\n")
 
     executor.answer = False
-    agent = _new_agent(master, tmp_path, kit)
+    agent = kit.new_agent(master, tmp_path)
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
     libprocess.spawn(agent)
     settle()
@@ -562,12 +502,12 @@ def test_reboot_with_incompatible_agent_info_starts_a_new_agent(
     incompatibly forgets the old agent (removes `meta/slaves/latest`) and registers as a
     new one."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    _launch(master, agent, kit)
-    _stop(agent, kit)
+    kit.launch_reconnecting_executor(master, agent)
+    kit.stop_agent(agent)
     (tmp_path / "meta" / "boot_id").write_text("a-previous-boot\n")
 
     master.slave_id = "agent-S1"
-    agent = _new_agent(master, tmp_path, kit, resources="cpus:4;mem:2048;disk:1024")
+    agent = kit.new_agent(master, tmp_path, resources="cpus:4;mem:2048;disk:1024")
     registered = future_message(messages_pb2.RegisterSlaveMessage, to=master)
     libprocess.spawn(agent)
     settle()
@@ -585,19 +525,19 @@ def test_incompatible_agent_info_without_reboot_fails(clock: Clock, master: Any,
     refuses to recover under the `equal` policy: it exits 1 with both infos and the way out
     in the message, leaving its executors alone."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    _launch(master, agent, kit)
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
-    _stop(agent, kit)
+    kit.launch_reconnecting_executor(master, agent)
+    pid = kit.container_pid(agent, "framework-0001", "e1")
+    kit.stop_agent(agent)
 
-    agent = _new_agent(master, tmp_path, kit, resources="cpus:4;mem:1024;disk:1024")
+    agent = kit.new_agent(master, tmp_path, resources="cpus:4;mem:1024;disk:1024")
     expect_no_message(messages_pb2.ReregisterSlaveMessage)
     libprocess.spawn(agent)
-    status, error = _exit_of(agent, kit)
+    status, error = kit.exit_of(agent)
     assert status == 1
     assert "Incompatible agent info detected" in error
     assert "cpus:2" in error and "cpus:4" in error
     assert f"rm -f {tmp_path / 'meta' / 'slaves' / 'latest'}" in error
-    assert _alive(pid)
+    assert kit.alive(pid)
 
 
 def test_additive_reconfiguration_keeps_the_agent(clock: Clock, master: Any, tmp_path: Path,
@@ -607,12 +547,12 @@ def test_additive_reconfiguration_keeps_the_agent(clock: Clock, master: Any, tmp
     with more resources and a new attribute recovers under its id, reregisters with the new
     `SlaveInfo` and checkpoints it."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    _launch(master, agent, kit)
-    _stop(agent, kit)
+    kit.launch_reconnecting_executor(master, agent)
+    kit.stop_agent(agent)
 
-    agent = _new_agent(master, tmp_path, kit, reconfiguration_policy="additive",
-                       resources="cpus:4;mem:1024;disk:1024;ports:[31000-32000]",
-                       attributes="rack:r1")
+    agent = kit.new_agent(master, tmp_path, reconfiguration_policy="additive",
+                          resources="cpus:4;mem:1024;disk:1024;ports:[31000-32000]",
+                          attributes="rack:r1")
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
     libprocess.spawn(agent)
     settle()
@@ -631,26 +571,26 @@ def test_cleanup_mode_kills_executors_and_exits(clock: Clock, master: Any, tmp_p
     (ShutdownExecutorMessage, then destroy after the grace period), never registers, exits
     0, and forgets the agent so that the next start registers as a new agent."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
-    _stop(agent, kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    pid = kit.container_pid(agent, "framework-0001", "e1")
+    kit.stop_agent(agent)
 
-    agent = _new_agent(master, tmp_path, kit, recover="cleanup")
+    agent = kit.new_agent(master, tmp_path, recover="cleanup")
     shutdown = future_message(messages_pb2.ShutdownExecutorMessage, to=executor)
     libprocess.spawn(agent)
     shutdown.get(kit.TIMEOUT)
     settle()
-    assert _alive(pid)
+    assert kit.alive(pid)
     clock.advance(5.0)
-    status, error = _exit_of(agent, kit)
+    status, error = kit.exit_of(agent)
     assert (status, error) == (0, "")
-    assert not _alive(pid)
+    assert not kit.alive(pid)
     assert not os.path.lexists(tmp_path / "meta" / "slaves" / "latest")
     assert len(master.messages(messages_pb2.RegisterSlaveMessage)) == 1
     assert not master.messages(messages_pb2.ReregisterSlaveMessage)
 
     # The next agent starts afresh.
-    agent = _new_agent(master, tmp_path, kit)
+    agent = kit.new_agent(master, tmp_path)
     registered = future_message(messages_pb2.RegisterSlaveMessage, to=master)
     libprocess.spawn(agent)
     settle()
@@ -665,7 +605,7 @@ def test_reregistration_outside_recovery_is_refused(clock: Clock, master: Any,
     recovering (or naming an executor it does not know) is answered with
     ShutdownExecutorMessage and changes nothing: its updates are not taken."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
     expect_no_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
 
     for executor_id in ("e1", "unknown-executor"):
@@ -682,7 +622,7 @@ def test_reregistration_outside_recovery_is_refused(clock: Clock, master: Any,
     assert kit.read_agent(agent, lambda: kit.agent_executor(agent, "framework-0001", "e1").state) \
         is ExecutorState.RUNNING
     # Gone before the executor is killed after the test, which it would report.
-    _stop(agent, kit)
+    kit.stop_agent(agent)
 
 
 def test_completed_executor_is_not_waited_for(clock: Clock, master: Any, tmp_path: Path,
@@ -691,8 +631,8 @@ def test_completed_executor_is_not_waited_for(clock: Clock, master: Any, tmp_pat
     gets its `executor.sentinel`, so that a restarted agent neither reconnects to it nor
     waits for it, and reports its task among the completed ones."""
     agent = kit.start_agent(clock, master, str(tmp_path))
-    executor = _launch(master, agent, kit)
-    pid = _container_pid(agent, "framework-0001", "e1", kit)
+    executor = kit.launch_reconnecting_executor(master, agent)
+    pid = kit.container_pid(agent, "framework-0001", "e1")
     forwarded = future_message(messages_pb2.StatusUpdateMessage, from_=agent, to=master)
     executor.send_update(executor.make_update("t1", mesos_pb2.TASK_FINISHED, kit.SLAVE_ID))
     master.acknowledge(agent, forwarded.get(kit.TIMEOUT).update)
@@ -701,9 +641,9 @@ def test_completed_executor_is_not_waited_for(clock: Clock, master: Any, tmp_pat
     await_condition(lambda: kit.read_agent(agent, lambda: not agent.frameworks), kit.TIMEOUT,
                     message="the executor and framework to be removed")
     assert (_run_dir(tmp_path, kit) / "executor.sentinel").exists()
-    _stop(agent, kit)
+    kit.stop_agent(agent)
 
-    agent = _new_agent(master, tmp_path, kit)
+    agent = kit.new_agent(master, tmp_path)
     expect_no_message(messages_pb2.ReconnectExecutorMessage)
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
     libprocess.spawn(agent)

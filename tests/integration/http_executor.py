@@ -1,31 +1,23 @@
 """A custom executor for the integration tests (not a test module), speaking the v1 executor
-HTTP API as pymesos's `MesosExecutorDriver` does, through `tests/v1_http_executor.py` (loaded
-by path) and the standard library only: it subscribes to `MESOS_AGENT_ENDPOINT`, answers
-each LAUNCH with TASK_RUNNING, answers a framework message "ping" with the message "pong" and
-TASK_FINISHED of every task it runs, and on SHUTDOWN writes `shutdown` in its sandbox and
-exits 0. It exits 1 if its stream ends otherwise, or if nothing happens for a while."""
+HTTP API as pymesos's `MesosExecutorDriver` does, through `mesos.testing.v1_http.Executor`
+(the agent runs it with the test's own interpreter, `sys.executable`, which imports the
+project): it subscribes to `MESOS_AGENT_ENDPOINT`, answers each LAUNCH with TASK_RUNNING,
+answers a framework message "ping" with the message "pong" and TASK_FINISHED of every task
+it runs, and on SHUTDOWN writes `shutdown` in its sandbox and exits 0. It exits 1 if its
+stream ends otherwise, or if nothing happens for a while."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from mesos.testing import v1_http as v1
 
 # The longest it waits for anything before giving up (the test's own waits are shorter).
 IDLE_LIMIT = 300.0
-
-
-def _load_client() -> Any:
-    path = Path(__file__).resolve().parents[1] / "v1_http_executor.py"
-    spec = importlib.util.spec_from_file_location("v1_http_executor", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def log(text: str) -> None:
@@ -33,7 +25,6 @@ def log(text: str) -> None:
 
 
 def main() -> int:
-    v1 = _load_client()
     host, port = os.environ["MESOS_AGENT_ENDPOINT"].rsplit(":", 1)
     executor = v1.Executor((host, int(port)), os.environ["MESOS_FRAMEWORK_ID"],
                            os.environ["MESOS_EXECUTOR_ID"])

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,46 +130,6 @@ class Lines:
                 if line.startswith("UPDATE ")]
 
 
-def _sandbox_processes(work_dir: Path) -> list[psutil.Process]:
-    """The processes whose environment places them in a sandbox under `work_dir`."""
-    root = os.path.realpath(work_dir) + os.sep
-    found = []
-    for process in psutil.process_iter():
-        try:
-            directory = process.environ().get("MESOS_DIRECTORY", "")
-            if os.path.realpath(directory).startswith(root) and \
-                    process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process)
-        except (psutil.Error, OSError):
-            continue
-    return found
-
-
-def _task_processes(work_dir: Path) -> dict[str, psutil.Process]:
-    """The `sleep` of each task (by task id: the command executor's executor id)."""
-    tasks = {}
-    for process in _sandbox_processes(work_dir):
-        try:
-            if process.name() == "sleep":
-                tasks[process.environ()["MESOS_EXECUTOR_ID"]] = process
-        except (psutil.Error, KeyError):
-            continue
-    return tasks
-
-
-@pytest.fixture
-def work_dir(tmp_path: Path) -> Iterator[Path]:
-    """The agent's work directory; every executor and task still running in it is killed
-    after the test (they are in sessions of their own, outside the daemons' groups)."""
-    directory = tmp_path / "agent"
-    yield directory
-    for process in _sandbox_processes(directory):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
 def test_agent_restart_keeps_tasks_and_delivers_missed_update(
         daemons: Any, kit: Any, work_dir: Path, tmp_path: Path, stop: int) -> None:
@@ -210,7 +169,7 @@ def test_agent_restart_keeps_tasks_and_delivers_missed_update(
         lines.expect(lambda line, t=task: line.startswith(f"UPDATE {t} TASK_RUNNING"),
                      f"{task} to run")
     running = kit.await_condition(lambda: (lambda t: t if len(t) == 4 else None)(
-        _task_processes(work_dir)), TIMEOUT, message="the four task processes")
+        kit.task_processes(work_dir)), TIMEOUT, message="the four task processes")
 
     # 3. The agent goes: every task keeps running.
     agent.send_signal(stop)
@@ -262,6 +221,6 @@ def test_agent_restart_keeps_tasks_and_delivers_missed_update(
     assert framework.stdin is not None
     framework.stdin.close()
     lines.expect(lambda line: line == "STOPPED", "the framework to stop")
-    kit.await_condition(lambda: not _task_processes(work_dir), TIMEOUT,
+    kit.await_condition(lambda: not kit.task_processes(work_dir), TIMEOUT,
                         message="the tasks to be killed")
     log.close()

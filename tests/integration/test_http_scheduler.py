@@ -6,9 +6,6 @@ acknowledgements of every update that carries a uuid)."""
 from __future__ import annotations
 
 import base64
-import importlib.util
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,24 +16,8 @@ pytestmark = pytest.mark.integration
 WAIT = 60.0
 
 
-def _load_client() -> Any:
-    path = Path(__file__).parents[1] / "v1_http_scheduler.py"
-    spec = importlib.util.spec_from_file_location("v1_http_scheduler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-v1 = _load_client()
-
-
-def _resources(cpus: float, mem: float) -> list[dict[str, Any]]:
-    return [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
-            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}]
-
-
-def test_http_scheduler_runs_command_tasks_on_a_real_cluster(daemons: Any, kit: Any) -> None:
+def test_http_scheduler_runs_command_tasks_on_a_real_cluster(
+        daemons: Any, kit: Any, http_scheduler: Any) -> None:
     """This test ensures that an HTTP scheduler subscribes to a real `mesos-master` at the
     path pymesos uses, is offered a real agent's resources, launches `true` and `sleep`
     command tasks that each reach TASK_FINISHED through TASK_RUNNING (acknowledging every
@@ -44,63 +25,52 @@ def test_http_scheduler_runs_command_tasks_on_a_real_cluster(daemons: Any, kit: 
     # 1. A master and an agent.
     master = daemons.master()
     agent, _ = daemons.agent(master)
-    host, port = master.split(":")
-    scheduler = v1.Scheduler((host, int(port)))
-    try:
-        subscription = scheduler.subscribe({
-            "user": os.environ.get("USER", "") or "root", "name": "http framework",
-            "failover_timeout": 60})
-        assert subscription.status == 200, subscription.body
-        assert subscription.first["type"] == "SUBSCRIBED"
-        framework_id = scheduler.framework_id
+    scheduler = http_scheduler(master, "http framework")
+    framework_id = scheduler.framework_id
 
-        # 2. The agent's offer: two tasks on it.
-        offer = scheduler.next("OFFERS", timeout=WAIT)["offers"]["offers"][0]
-        tasks = {"true": "true", "sleep": "sleep 0.2"}
-        task_infos = [{"name": name, "task_id": {"value": name}, "agent_id": offer["agent_id"],
-                       "resources": _resources(0.5, 32), "command": {"value": command}}
-                      for name, command in tasks.items()]
-        assert scheduler.call("ACCEPT", accept={
-            "offer_ids": [offer["id"]],
-            "operations": [{"type": "LAUNCH", "launch": {"task_infos": task_infos}}],
-        })[0] == 202
+    # 2. The agent's offer: two tasks on it.
+    offer = scheduler.next("OFFERS", timeout=WAIT)["offers"]["offers"][0]
+    tasks = {"true": "true", "sleep": "sleep 0.2"}
+    task_infos = [{"name": name, "task_id": {"value": name}, "agent_id": offer["agent_id"],
+                   "resources": kit.v1_resources(0.5, 32), "command": {"value": command}}
+                  for name, command in tasks.items()]
+    assert scheduler.call("ACCEPT", accept={
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": task_infos}}],
+    })[0] == 202
 
-        # 3. Every update until both finished, each acknowledged as pymesos does.
-        states: dict[str, list[str]] = {name: [] for name in tasks}
-        while not all(s and s[-1] == "TASK_FINISHED" for s in states.values()):
-            status = scheduler.next("UPDATE", skip=("HEARTBEAT", "OFFERS"),
-                                    timeout=WAIT)["update"]["status"]
-            states[status["task_id"]["value"]].append(status["state"])
-            assert status["state"] not in ("TASK_FAILED", "TASK_LOST", "TASK_ERROR"), status
-            if "uuid" in status:
-                assert len(base64.b64decode(status["uuid"])) == 16
-                assert scheduler.call("ACKNOWLEDGE", acknowledge={
-                    "agent_id": status["agent_id"], "task_id": status["task_id"],
-                    "uuid": status["uuid"]})[0] == 202
-        for name, seen in states.items():
-            assert "TASK_RUNNING" in seen[:-1], (name, seen)
+    # 3. Every update until both finished, each acknowledged as pymesos does.
+    states: dict[str, list[str]] = {name: [] for name in tasks}
+    while not all(s and s[-1] == "TASK_FINISHED" for s in states.values()):
+        status = scheduler.next("UPDATE", skip=("HEARTBEAT", "OFFERS"),
+                                timeout=WAIT)["update"]["status"]
+        states[status["task_id"]["value"]].append(status["state"])
+        assert status["state"] not in ("TASK_FAILED", "TASK_LOST", "TASK_ERROR"), status
+        if "uuid" in status:
+            assert len(base64.b64decode(status["uuid"])) == 16
+            assert scheduler.acknowledge(status)[0] == 202
+    for name, seen in states.items():
+        assert "TASK_RUNNING" in seen[:-1], (name, seen)
 
-        # 4. The master's view.
-        def shown() -> Any:
-            frameworks = kit.get_json(f"http://{master}/master/state")["frameworks"]
-            return frameworks and frameworks[0]
+    # 4. The master's view.
+    def shown() -> Any:
+        frameworks = kit.get_json(f"http://{master}/master/state")["frameworks"]
+        return frameworks and frameworks[0]
 
-        framework = kit.await_condition(
-            lambda: (f := shown()) and len(f["completed_tasks"]) == 2 and f, WAIT,
-            message="the master to complete both tasks")
-        assert framework["id"] == framework_id and "pid" not in framework
-        assert sorted(t["state"] for t in framework["completed_tasks"]) == [
-            "TASK_FINISHED", "TASK_FINISHED"]
-        agent_state = kit.get_json(f"http://{agent}/state")
-        assert [f["id"] for f in agent_state["frameworks"] + agent_state["completed_frameworks"]
-                ] == [framework_id]
+    framework = kit.await_condition(
+        lambda: (f := shown()) and len(f["completed_tasks"]) == 2 and f, WAIT,
+        message="the master to complete both tasks")
+    assert framework["id"] == framework_id and "pid" not in framework
+    assert sorted(t["state"] for t in framework["completed_tasks"]) == [
+        "TASK_FINISHED", "TASK_FINISHED"]
+    agent_state = kit.get_json(f"http://{agent}/state")
+    assert [f["id"] for f in agent_state["frameworks"] + agent_state["completed_frameworks"]
+            ] == [framework_id]
 
-        # 5. TEARDOWN: the stream ends and the framework is completed.
-        assert scheduler.call("TEARDOWN")[0] == 202
-        assert all(e["type"] in ("HEARTBEAT", "OFFERS")
-                   for e in subscription.remaining(WAIT))
-        state = kit.get_json(f"http://{master}/master/state")
-        assert state["frameworks"] == []
-        assert [f["id"] for f in state["completed_frameworks"]] == [framework_id]
-    finally:
-        scheduler.close()
+    # 5. TEARDOWN: the stream ends and the framework is completed.
+    assert scheduler.call("TEARDOWN")[0] == 202
+    assert all(e["type"] in ("HEARTBEAT", "OFFERS")
+               for e in scheduler.subscription.remaining(WAIT))
+    state = kit.get_json(f"http://{master}/master/state")
+    assert state["frameworks"] == []
+    assert [f["id"] for f in state["completed_frameworks"]] == [framework_id]

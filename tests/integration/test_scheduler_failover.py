@@ -5,14 +5,9 @@ framework id they had (mesos-behaviour.md §2.10, §2.11, §2.12)."""
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import signal
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,90 +21,12 @@ TIMEOUT = 20.0
 TASKS = ["task-0", "task-1"]
 
 
-class Events:
-    """The JSON lines `failover_framework.py` prints, gathered by a reader thread."""
-
-    def __init__(self, child: subprocess.Popen[str]) -> None:
-        self.child = child
-        self.events: list[dict[str, Any]] = []
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.child.stdout is not None
-        for line in self.child.stdout:
-            try:
-                self._queue.put(json.loads(line))
-            except ValueError:
-                continue
-        self._queue.put(None)
-
-    def _next(self, deadline: float) -> dict[str, Any] | None:
-        try:
-            event = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise TimeoutError(f"no matching framework event; saw {self.events}") from None
-        if event is not None:
-            self.events.append(event)
-        return event
-
-    def wait_for(self, predicate: Any, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """The first event (printed before or after this call) satisfying `predicate`."""
-        for event in self.events:
-            if predicate(event):
-                return event
-        deadline = time.monotonic() + timeout
-        while True:
-            following = self._next(deadline)
-            if following is None:
-                raise RuntimeError(f"the framework exited; saw {self.events}")
-            if predicate(following):
-                return following
-
-    def wait_exit(self, timeout: float = TIMEOUT) -> int:
-        """Reads everything up to the end of the output; the exit status."""
-        deadline = time.monotonic() + timeout
-        while self._next(deadline) is not None:
-            pass
-        return self.child.wait(max(0.0, deadline - time.monotonic()))
-
-    def updates(self, **fields: Any) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == "update"
-                and all(e.get(k) == v for k, v in fields.items())]
-
-
-def scheduler(daemons: Any, master: str, name: str, *args: str) -> Events:
+def scheduler(daemons: Any, kit: Any, master: str, name: str, *args: str) -> Any:
+    """Starts `failover_framework.py` with `args`; the JSON events it prints
+    (`FrameworkEvents`)."""
     child = daemons.start(name, [str(HERE / "failover_framework.py"), master, *args],
                           stdout=subprocess.PIPE)
-    return Events(child)
-
-
-def sandbox_processes(work_dir: Path) -> list[psutil.Process]:
-    """The live processes whose environment places them in a sandbox under `work_dir`
-    (command executors and their tasks)."""
-    root = os.path.realpath(work_dir) + os.sep
-    found = []
-    for process in psutil.process_iter():
-        try:
-            directory = process.environ().get("MESOS_DIRECTORY", "")
-            if os.path.realpath(directory).startswith(root) and \
-                    process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process)
-        except (psutil.Error, OSError):
-            continue
-    return found
-
-
-def task_processes(work_dir: Path) -> dict[str, psutil.Process]:
-    """The `sleep` of each task, by task id (the command executor's executor id)."""
-    tasks = {}
-    for process in sandbox_processes(work_dir):
-        try:
-            if process.name() == "sleep":
-                tasks[process.environ()["MESOS_EXECUTOR_ID"]] = process
-        except (psutil.Error, KeyError):
-            continue
-    return tasks
+    return kit.FrameworkEvents(child, timeout=TIMEOUT)
 
 
 def alive(process: psutil.Process) -> bool:
@@ -119,34 +36,22 @@ def alive(process: psutil.Process) -> bool:
         return False
 
 
-@pytest.fixture
-def work_dir(tmp_path: Path) -> Iterator[Path]:
-    """The agent's work directory; every executor and task still running in it is killed
-    after the test (they run in sessions of their own, outside the daemons' groups)."""
-    yield tmp_path / "agent"
-    for process in sandbox_processes(tmp_path / "agent"):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 def start_with_running_tasks(daemons: Any, kit: Any, work_dir: Path, failover_timeout: str
-                             ) -> tuple[str, str, str, str, Events, dict[str, psutil.Process]]:
+                             ) -> tuple[str, str, str, str, Any, dict[str, psutil.Process]]:
     """A master, an agent and a scheduler whose two `sleep 1000` tasks run; returns the
     master, the agent's address and id, the framework id, the scheduler and the tasks'
     processes."""
     master = daemons.master()
     agent, _ = daemons.agent(master, name=work_dir.name)
     agent_id = kit.get_json(f"http://{agent}/state")["id"]
-    first = scheduler(daemons, master, "scheduler-1", f"--failover-timeout={failover_timeout}",
+    first = scheduler(daemons, kit, master, "scheduler-1", f"--failover-timeout={failover_timeout}",
                       f"--tasks={len(TASKS)}")
     framework_id = first.wait_for(lambda e: e["event"] == "registered")["framework_id"]
     for task in TASKS:
         first.wait_for(lambda e, t=task: e["event"] == "update" and e["task"] == t
                        and e["state"] == "TASK_RUNNING")
     processes = kit.await_condition(
-        lambda: (lambda p: p if sorted(p) == TASKS else None)(task_processes(work_dir)),
+        lambda: (lambda p: p if sorted(p) == TASKS else None)(kit.task_processes(work_dir)),
         TIMEOUT, message="the tasks' `sleep` processes")
     assert {u["agent"] for u in first.updates()} == {agent_id}
     return master, agent, agent_id, framework_id, first, processes
@@ -202,7 +107,7 @@ def test_scheduler_failover_within_the_timeout_keeps_tasks_running(
     assert all(alive(p) for p in processes.values())
 
     # 3. A new scheduler process subscribes with the framework's id: it fails over.
-    second = scheduler(daemons, master, "scheduler-2", f"--framework-id={framework_id}",
+    second = scheduler(daemons, kit, master, "scheduler-2", f"--framework-id={framework_id}",
                        "--failover-timeout=600",
                        "--reconcile=" + ",".join(f"{t}@{agent_id}" for t in TASKS))
     registered = second.wait_for(lambda e: e["event"] in ("registered", "reregistered",
@@ -238,7 +143,7 @@ def test_scheduler_failover_within_the_timeout_keeps_tasks_running(
     assert {t["id"]: t["state"] for t in after["tasks"]} == dict.fromkeys(
         TASKS, "TASK_RUNNING")
     assert not after["completed_tasks"]
-    assert task_processes(work_dir) == processes
+    assert kit.task_processes(work_dir) == processes
     assert all(alive(p) for p in processes.values())
     assert not [e for e in second.events if e["event"] in ("error", "reregistered")]
     assert not second.updates(state="TASK_KILLED") and not second.updates(state="TASK_LOST")
@@ -258,7 +163,7 @@ def test_scheduler_failover_past_the_timeout_finds_the_framework_removed(
     master, agent, agent_id, framework_id, first, processes = start_with_running_tasks(
         daemons, kit, work_dir, "1")
     # The command executors, the shells running the commands, and the `sleep`s.
-    sandbox = sandbox_processes(work_dir)
+    sandbox = kit.sandbox_processes(work_dir)
     assert len([p for p in sandbox if p.name().startswith("python")]) == len(TASKS), sandbox
 
     # 2. `kill -9` of the scheduler; the timeout expires and the master removes the
@@ -278,7 +183,7 @@ def test_scheduler_failover_past_the_timeout_finds_the_framework_removed(
         assert task["statuses"][-1]["state"] == "TASK_KILLED", task
 
     # 3. The agent was told to shut the framework down: its executors and tasks are gone.
-    kit.await_condition(lambda: not sandbox_processes(work_dir), TIMEOUT,
+    kit.await_condition(lambda: not kit.sandbox_processes(work_dir), TIMEOUT,
                         message="the agent to kill the framework's executors and tasks")
     assert not any(alive(p) for p in [*processes.values(), *sandbox])
     agent_state = kit.await_condition(
@@ -292,7 +197,7 @@ def test_scheduler_failover_past_the_timeout_finds_the_framework_removed(
     assert f"Shutting down framework {framework_id}" in daemons.log(work_dir.name)
 
     # 4. A new scheduler with the framework's id is refused: the framework was removed.
-    second = scheduler(daemons, master, "scheduler-2", f"--framework-id={framework_id}",
+    second = scheduler(daemons, kit, master, "scheduler-2", f"--framework-id={framework_id}",
                        "--failover-timeout=1", f"--reconcile={TASKS[0]}@{agent_id}")
     error = second.wait_for(lambda e: e["event"] in ("registered", "reregistered", "error"))
     assert error == {"event": "error", "message": "Framework has been removed"}

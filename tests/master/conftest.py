@@ -15,22 +15,27 @@ import types
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 
 import libprocess
-from libprocess import ID, UPID, Process
-from libprocess.testing import future_message
+from libprocess import ID, UPID, Future, Process, Promise
+from libprocess.testing import future_message, settle
 from mesos.common.resources import Resources
 from mesos.master import Master, MasterFlags
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.mesos.scheduler import scheduler_pb2
 from mesos.protos.messages import messages_pb2
+from mesos.registrar import Registrar, RegistrarOptions
+from mesos.state import Entry, InMemoryStorage
+from mesos.state import State as StateVariables
 
 Call = scheduler_pb2.Call
 TIMEOUT = 10.0
+PING = 15.0  # --agent_ping_timeout
+UNHEALTHY = 5 * PING  # --max_agent_ping_timeouts x --agent_ping_timeout
 
 DEFAULT_AGENT_RESOURCES = "cpus:2;mem:1024;disk:1024;ports:[31000-32000]"
 
@@ -289,6 +294,19 @@ def accept_call(offer_ids: Iterable[str], tasks: Iterable[Any],
     return call
 
 
+def reconcile_call(tasks: Iterable[tuple[str, str | None]]) -> Any:
+    """RECONCILE of `tasks` (task id, agent id or None) as `(task_id, slave_id)` pairs; none
+    for implicit reconciliation."""
+    call = Call(type=Call.RECONCILE)
+    call.reconcile.SetInParent()  # Empty: implicit reconciliation.
+    for task_id, slave_id in tasks:
+        entry = call.reconcile.tasks.add()
+        entry.task_id.value = task_id
+        if slave_id is not None:
+            entry.slave_id.value = slave_id
+    return call
+
+
 def decline_call(offer_ids: Iterable[str], refuse_seconds: float | None = None) -> Any:
     call = Call(type=Call.DECLINE)
     call.decline.offer_ids.extend(mesos_pb2.OfferID(value=o) for o in offer_ids)
@@ -329,6 +347,59 @@ def http_json(path: str) -> Any:
     return json.loads(body)
 
 
+# -- pings and a slow registry --------------------------------------------------------------
+
+
+def advance(clock: Any, seconds: float, step: float = PING) -> None:
+    """Moves the paused clock in ping-sized steps, letting every observer act at each step
+    (and first letting observers that are still being spawned start their ping timers)."""
+    settle()
+    while seconds > 0:
+        clock.advance(min(step, seconds))
+        settle()
+        seconds -= step
+
+
+def answer_pings(agent: TestAgent, answer: bool) -> None:
+    """Makes the agent answer the master's pings, or stop answering them."""
+    def set_answer() -> None:
+        agent.answer_pings = answer
+
+    on(agent, set_answer)
+
+
+def partition(clock: Any, agent: TestAgent) -> None:
+    """Cuts off an agent that answered pings so far until the master marks it unreachable:
+    the ping in flight was answered, so it takes one ping more than `UNHEALTHY` to miss
+    `--max_agent_ping_timeouts` in a row."""
+    answer_pings(agent, False)
+    advance(clock, UNHEALTHY + PING)
+
+
+class GatedStorage(InMemoryStorage):
+    """An in-memory storage whose writes wait while its gate is closed (`close_gate()`
+    until `open_gate()`: a slow registry), counting the writes it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: Promise[None] | None = None
+        self.writes = 0
+
+    def close_gate(self) -> None:
+        self.gate = Promise()
+
+    def open_gate(self) -> None:
+        assert self.gate is not None
+        gate, self.gate = self.gate, None
+        gate.set(None)
+
+    def set(self, entry: Entry, uuid: bytes) -> Future[bool]:
+        self.writes += 1
+        if self.gate is None:
+            return super().set(entry, uuid)
+        return self.gate.future.then(lambda _: super(GatedStorage, self).set(entry, uuid))
+
+
 # -- fixtures -----------------------------------------------------------------------------
 
 
@@ -340,7 +411,10 @@ def kit() -> types.SimpleNamespace:
         on=on, framework_info=framework_info, subscribe_call=subscribe_call,
         agent_task=agent_task,
         task_info=task_info, accept_call=accept_call, decline_call=decline_call,
-        acknowledge_call=acknowledge_call, http_get=http_get, http_json=http_json)
+        reconcile_call=reconcile_call,
+        acknowledge_call=acknowledge_call, http_get=http_get, http_json=http_json,
+        PING=PING, UNHEALTHY=UNHEALTHY, advance=advance, answer_pings=answer_pings,
+        partition=partition)
 
 
 @pytest.fixture
@@ -363,6 +437,23 @@ def start_master() -> Callable[..., Master]:
 @pytest.fixture
 def master(start_master: Callable[..., Master]) -> Master:
     return start_master()
+
+
+@pytest.fixture
+def gated_master() -> Iterator[tuple[Master, GatedStorage]]:
+    """A leading master (recovered) whose registry writes can be held (`GatedStorage`);
+    terminated after the test."""
+    storage = GatedStorage()
+    registrar = Registrar(RegistrarOptions(), StateVariables(storage))
+    master = Master(MasterFlags(hostname="master.example.org"), registrar=registrar)
+    libprocess.spawn(master)
+    try:
+        master.recovery.get(TIMEOUT)
+        yield master, storage
+    finally:
+        libprocess.terminate(master)
+        libprocess.wait(master, TIMEOUT)
+        registrar.close()
 
 
 @pytest.fixture

@@ -53,6 +53,14 @@ def _launch(kit, master, agent, scheduler, offer, task_id="t1", resources="cpus:
     settle()
 
 
+def _refusal(kit, master, scheduler, info, force=False):
+    """The FrameworkErrorMessage's text with which the master refuses `scheduler`'s
+    SUBSCRIBE of `info` (with `force`)."""
+    error = future_message(messages_pb2.FrameworkErrorMessage, master, scheduler)
+    libprocess.dispatch(scheduler, scheduler.call, kit.subscribe_call(info, force=force))
+    return error.get(kit.TIMEOUT).message
+
+
 def _framework(kit, master, framework_id):
     return kit.on(master, lambda: master.frameworks.get(framework_id))
 
@@ -176,15 +184,11 @@ def test_resubscribing_a_torn_down_framework_is_refused(kit, clock, master, star
     settle()
     info = kit.framework_info(framework_id=framework_id)
 
-    error = future_message(messages_pb2.FrameworkErrorMessage, master, scheduler)
-    libprocess.dispatch(scheduler, scheduler.call, kit.subscribe_call(info))
-    assert error.get(kit.TIMEOUT).message == "Framework has been removed"
+    assert _refusal(kit, master, scheduler, info) == "Framework has been removed"
 
     new = kit.TestScheduler(master.upid)
     libprocess.spawn(new)
-    error = future_message(messages_pb2.FrameworkErrorMessage, master, new)
-    libprocess.dispatch(new, new.call, kit.subscribe_call(info, force=True))
-    assert error.get(kit.TIMEOUT).message == "Framework has been removed"
+    assert _refusal(kit, master, new, info, force=True) == "Framework has been removed"
 
     settle()
     assert kit.on(master, lambda: (dict(master.frameworks), list(master.completed_frameworks))
@@ -346,17 +350,15 @@ def test_changing_the_principal_on_resubscription_is_refused(kit, clock, master,
     other.principal = "mallory"
 
     # 1. From the framework's own pid.
-    error = future_message(messages_pb2.FrameworkErrorMessage, master, current)
-    libprocess.dispatch(current, current.call, kit.subscribe_call(other))
-    assert error.get(kit.TIMEOUT).message == "Changing framework's principal is not allowed."
+    assert _refusal(kit, master, current, other) == (
+        "Changing framework's principal is not allowed.")
 
     # 2. From a new pid with `force`: refused, and the current scheduler is not fenced.
     intruder = kit.TestScheduler(master.upid)
     libprocess.spawn(intruder)
-    error = future_message(messages_pb2.FrameworkErrorMessage, master, intruder)
     expect_no_message(messages_pb2.FrameworkErrorMessage, master, current)
-    libprocess.dispatch(intruder, intruder.call, kit.subscribe_call(other, force=True))
-    assert error.get(kit.TIMEOUT).message == "Changing framework's principal is not allowed."
+    assert _refusal(kit, master, intruder, other, force=True) == (
+        "Changing framework's principal is not allowed.")
     settle()
     framework = _framework(kit, master, framework_id)
     assert (framework.pid, framework.info.principal) == (current.upid, "alice")

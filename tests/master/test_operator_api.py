@@ -12,16 +12,14 @@ two views of the cluster cannot drift apart.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import libprocess
-from libprocess import Future, Promise
+from libprocess import Future
 from libprocess.testing import (
     await_condition,
     expect_no_message,
@@ -41,6 +39,7 @@ from mesos.registrar import Registrar, RegistrarOptions
 from mesos.sched.detector import master_info_from_pid
 from mesos.state import InMemoryStorage
 from mesos.state import State as StateVariables
+from mesos.testing import v1_http as v1
 
 PATH = "/master/api/v1"
 JSON = "application/json"
@@ -50,19 +49,6 @@ PING = 15.0  # --agent_ping_timeout
 TaskStatus = mesos_pb2.TaskStatus
 
 PA = pytest.mark.parametrize("partition_aware", [True, False], ids=["PA", "non-PA"])
-
-
-def _load_client() -> Any:
-    path = Path(__file__).parents[1] / "v1_http_scheduler.py"
-    spec = importlib.util.spec_from_file_location("v1_http_scheduler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# The RecordIO stream reader of the v1 scheduler tests reads the operator stream as well.
-v1 = _load_client()
 
 
 # -- a small operator client ----------------------------------------------------------------
@@ -155,65 +141,12 @@ def _scheduler(kit, master, start_scheduler, agents, *, partition_aware=False,
     return scheduler
 
 
-def _advance(clock, seconds: float) -> None:
-    settle()
-    while seconds > 0:
-        clock.advance(min(PING, seconds))
-        settle()
-        seconds -= PING
-
-
-def _partition(kit, clock, agent) -> None:
-    """Cuts the agent off until the master marks it unreachable (missed pings)."""
-    def stop() -> None:
-        agent.answer_pings = False
-    kit.on(agent, stop)
-    _advance(clock, 6 * PING)
-
-
 def _registry(kit, master) -> Any:
     return master.registrar.registry().get(kit.TIMEOUT)
 
 
 def _ids(entries) -> list[str]:
     return [e.id.value for e in entries]
-
-
-class GatedStorage(InMemoryStorage):
-    """An in-memory storage whose writes wait while its gate is closed (a slow registry)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate: Promise[None] | None = None
-
-    def close_gate(self) -> None:
-        self.gate = Promise()
-
-    def open_gate(self) -> None:
-        assert self.gate is not None
-        gate, self.gate = self.gate, None
-        gate.set(None)
-
-    def set(self, entry, uuid) -> Future[bool]:
-        if self.gate is None:
-            return super().set(entry, uuid)
-        return self.gate.future.then(lambda _: super(GatedStorage, self).set(entry, uuid))
-
-
-@pytest.fixture
-def gated_master(kit) -> Iterator[tuple[Master, GatedStorage]]:
-    """A leading master (recovered) whose registry writes can be held."""
-    storage = GatedStorage()
-    registrar = Registrar(RegistrarOptions(), StateVariables(storage))
-    master = Master(MasterFlags(hostname="master.example.org"), registrar=registrar)
-    libprocess.spawn(master)
-    try:
-        master.recovery.get(kit.TIMEOUT)
-        yield master, storage
-    finally:
-        libprocess.terminate(master)
-        libprocess.wait(master, kit.TIMEOUT)
-        registrar.close()
 
 
 @pytest.fixture
@@ -615,11 +548,8 @@ def test_gone_agent_is_refused_and_reconciled_as_gone(kit, clock, master, start_
     assert master.metrics.invalid_status_updates.value == invalid + 1
 
     # 4. Reconciliation says gone.
-    reconcile = kit.Call(type=kit.Call.RECONCILE)
-    task = reconcile.reconcile.tasks.add()
-    task.task_id.value = "t1"
-    task.slave_id.value = agent.slave_id
-    libprocess.dispatch(scheduler, scheduler.call, reconcile)
+    libprocess.dispatch(scheduler, scheduler.call,
+                        kit.reconcile_call([("t1", agent.slave_id)]))
     settle()
     [reply] = kit.on(scheduler, lambda: scheduler.updates[seen:])
     expected = mesos_pb2.TASK_GONE_BY_OPERATOR if partition_aware else mesos_pb2.TASK_LOST
@@ -641,7 +571,7 @@ def test_mark_unreachable_agent_gone(kit, clock, master, start_agent, start_sche
                            partition_aware=partition_aware)
     _launch(kit, master, agent, scheduler)
     lost = future_message(messages_pb2.LostSlaveMessage, master, scheduler)
-    _partition(kit, clock, agent)
+    kit.partition(clock, agent)
     lost.get(kit.TIMEOUT)
     unreachable = "TASK_UNREACHABLE" if partition_aware else "TASK_LOST"
     assert _tasks(call("GET_TASKS")["get_tasks"]["unreachable_tasks"]) == [
@@ -729,11 +659,8 @@ def test_registry_gc_forgets_gone_agents(kit, clock, start_master, start_agent,
     assert kit.on(master, lambda: dict(master.slaves_gone)) == {}
 
     seen = kit.on(scheduler, lambda: len(scheduler.updates))
-    reconcile = kit.Call(type=kit.Call.RECONCILE)
-    task = reconcile.reconcile.tasks.add()
-    task.task_id.value = "t1"
-    task.slave_id.value = agent.slave_id
-    libprocess.dispatch(scheduler, scheduler.call, reconcile)
+    libprocess.dispatch(scheduler, scheduler.call,
+                        kit.reconcile_call([("t1", agent.slave_id)]))
     settle()
     [reply] = kit.on(scheduler, lambda: scheduler.updates[seen:])
     assert (reply.status.state, reply.status.message) == (mesos_pb2.TASK_UNKNOWN,
@@ -770,7 +697,7 @@ def test_mark_agent_gone_refusals(kit, clock, gated_master, start_agent):
 
     # 3. Being marked unreachable: the registry write waits again.
     storage.close_gate()
-    _advance(clock, 6 * PING)
+    kit.advance(clock, 6 * PING)
     assert kit.on(master, lambda: second.slave_id in master.slaves_marking_unreachable)
     assert mark_gone(second.slave_id) == (
         503, f"Agent '{second.slave_id}' is being transitioned to unreachable".encode())

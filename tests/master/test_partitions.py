@@ -8,32 +8,13 @@ The scenarios of `partition_tests.cpp` and `slave_tests.cpp` (PingTimeout*) in s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 import libprocess
-from libprocess import Future, Promise
 from libprocess.testing import expect_no_message, future_message, settle
-from mesos.master import Master, MasterFlags
 from mesos.protos.mesos import mesos_pb2
 from mesos.protos.messages import messages_pb2
-from mesos.registrar import Registrar, RegistrarOptions
-from mesos.state import InMemoryStorage
-from mesos.state import State as StateVariables
 
 PING = 15.0  # --agent_ping_timeout
 UNHEALTHY = 5 * PING  # --max_agent_ping_timeouts x --agent_ping_timeout
-
-
-def _advance(clock, seconds: float, step: float = PING) -> None:
-    """Moves the clock in ping-sized steps, letting every observer act at each step (and
-    first letting observers that are still being spawned start their ping timers)."""
-    settle()
-    while seconds > 0:
-        clock.advance(min(step, seconds))
-        settle()
-        seconds -= step
 
 
 def _launch(kit, master, agent, scheduler, task_id: str = "t1") -> None:
@@ -55,25 +36,6 @@ def _scheduler_with_task(kit, master, agent, start_scheduler, *, partition_aware
     return scheduler
 
 
-def _stop_answering(kit, agent) -> None:
-    def stop() -> None:
-        agent.answer_pings = False
-    kit.on(agent, stop)
-
-
-def _partition(kit, clock, agent) -> None:
-    """Cuts an agent that answered pings so far off: the ping in flight was answered, so it
-    takes one ping more than `UNHEALTHY` to miss `--max_agent_ping_timeouts` in a row."""
-    _stop_answering(kit, agent)
-    _advance(clock, UNHEALTHY + PING)
-
-
-def _answer_again(kit, agent) -> None:
-    def answer() -> None:
-        agent.answer_pings = True
-    kit.on(agent, answer)
-
-
 # -- the health checker and its rate limit ------------------------------------------------
 
 
@@ -92,7 +54,7 @@ def test_unreachable_agent_tasks_are_lost_for_non_partition_aware_frameworks(
     update = future_message(messages_pb2.StatusUpdateMessage, master, scheduler)
     lost = future_message(messages_pb2.LostSlaveMessage, master, scheduler)
 
-    _partition(kit, clock, agent)
+    kit.partition(clock, agent)
 
     message = update.get(kit.TIMEOUT)
     status = message.update.status
@@ -119,14 +81,14 @@ def test_removal_rate_limit_spaces_unreachable_transitions(kit, clock, start_mas
     first = start_agent(master, answer_pings=False)
     second = start_agent(master, answer_pings=False)
 
-    _advance(clock, UNHEALTHY)
+    kit.advance(clock, UNHEALTHY)
     assert len(kit.on(master, lambda: list(master.slaves_unreachable))) == 1
     assert master.metrics.slave_unreachable_scheduled.value == 2
 
-    _advance(clock, 59.0, step=59.0)
+    kit.advance(clock, 59.0, step=59.0)
     assert len(kit.on(master, lambda: list(master.slaves_unreachable))) == 1
 
-    _advance(clock, 1.0, step=1.0)
+    kit.advance(clock, 1.0, step=1.0)
     assert sorted(kit.on(master, lambda: list(master.slaves_unreachable))) == sorted(
         [first.slave_id, second.slave_id])
     assert master.metrics.slave_unreachable_completed.value == 2
@@ -140,16 +102,16 @@ def test_pong_while_waiting_for_a_removal_permit_cancels_the_transition(
     master = start_master(agent_removal_rate_limit="1/10mins")
     first = start_agent(master, answer_pings=False)
     second = start_agent(master, answer_pings=False)
-    _advance(clock, UNHEALTHY)
+    kit.advance(clock, UNHEALTHY)
     unreachable = kit.on(master, lambda: list(master.slaves_unreachable))
     assert len(unreachable) == 1
     waiting = second if unreachable == [first.slave_id] else first
 
-    _answer_again(kit, waiting)
-    _advance(clock, PING)
+    kit.answer_pings(waiting, True)
+    kit.advance(clock, PING)
     assert master.metrics.slave_unreachable_canceled.value == 1
 
-    _advance(clock, 600.0, step=60.0)
+    kit.advance(clock, 600.0, step=60.0)
     assert kit.on(master, lambda: master.slaves[waiting.slave_id].active)
     assert waiting.slave_id not in kit.on(master, lambda: list(master.slaves_unreachable))
     assert master.metrics.slave_unreachable_completed.value == 1
@@ -166,52 +128,12 @@ def test_removal_rate_limit_applies_to_agents_that_do_not_reregister(kit, clock,
         libprocess.testing.inject_exited(agent, master)
     settle()
 
-    _advance(clock, 600.0, step=600.0)
+    kit.advance(clock, 600.0, step=600.0)
     assert len(kit.on(master, lambda: list(master.slaves_unreachable))) == 1
-    _advance(clock, 60.0, step=60.0)
+    kit.advance(clock, 60.0, step=60.0)
     assert sorted(kit.on(master, lambda: list(master.slaves_unreachable))) == sorted(
         a.slave_id for a in agents)
     assert master.metrics.slave_unreachable_completed.value == 2
-
-
-class GatedStorage(InMemoryStorage):
-    """An in-memory storage whose writes wait for `open()` once `close()` was called (a slow
-    registry), counting the writes it was asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate: Promise[None] | None = None
-        self.writes = 0
-
-    def close_gate(self) -> None:
-        self.gate = Promise()
-
-    def open_gate(self) -> None:
-        assert self.gate is not None
-        gate, self.gate = self.gate, None
-        gate.set(None)
-
-    def set(self, entry, uuid) -> Future[bool]:
-        self.writes += 1
-        if self.gate is None:
-            return super().set(entry, uuid)
-        return self.gate.future.then(lambda _: super(GatedStorage, self).set(entry, uuid))
-
-
-@pytest.fixture
-def gated_master(kit) -> Iterator[tuple[Master, GatedStorage]]:
-    """A leading master (recovered) whose registry writes can be held (`close_gate`)."""
-    storage = GatedStorage()
-    registrar = Registrar(RegistrarOptions(), StateVariables(storage))
-    master = Master(MasterFlags(hostname="master.example.org"), registrar=registrar)
-    libprocess.spawn(master)
-    try:
-        master.recovery.get(kit.TIMEOUT)
-        yield master, storage
-    finally:
-        libprocess.terminate(master)
-        libprocess.wait(master, kit.TIMEOUT)
-        registrar.close()
 
 
 def test_missed_pings_during_a_slow_registry_write_cause_one_transition(
@@ -226,7 +148,7 @@ def test_missed_pings_during_a_slow_registry_write_cause_one_transition(
     writes = storage.writes
 
     # A 6th missed ping while the write waits (within --registry_store_timeout).
-    _advance(clock, UNHEALTHY + PING)
+    kit.advance(clock, UNHEALTHY + PING)
     assert kit.on(master, lambda: agent.slave_id in master.slaves_marking_unreachable)
     assert storage.writes == writes + 1
     assert master.metrics.slave_unreachable_scheduled.value == 2
@@ -250,7 +172,7 @@ def test_updates_and_executor_exits_from_an_unreachable_agent_are_dropped(
     agent = start_agent(master)
     scheduler = _scheduler_with_task(kit, master, agent, start_scheduler,
                                      partition_aware=True)
-    _partition(kit, clock, agent)
+    kit.partition(clock, agent)
     assert kit.on(master, lambda: agent.slave_id in master.slaves_unreachable)
     kit.on(scheduler, lambda: scheduler.updates.clear())
     invalid = master.metrics.invalid_status_updates.value
@@ -298,9 +220,9 @@ def test_unreachable_agent_readmitted_for_non_partition_aware_framework(
     agent = start_agent(master)
     scheduler = _scheduler_with_task(kit, master, agent, start_scheduler,
                                      partition_aware=False)
-    _partition(kit, clock, agent)
+    kit.partition(clock, agent)
     assert kit.on(master, lambda: agent.slave_id in master.slaves_unreachable)
-    _answer_again(kit, agent)
+    kit.answer_pings(agent, True)
 
     update = future_message(messages_pb2.StatusUpdateMessage, master, scheduler)
     reregistered = future_message(messages_pb2.SlaveReregisteredMessage, master, agent)
@@ -329,7 +251,7 @@ def test_framework_torn_down_while_agent_unreachable_is_shut_down_on_return(
     scheduler = _scheduler_with_task(kit, master, agent, start_scheduler,
                                      partition_aware=True)
     framework_id = scheduler.framework_id
-    _partition(kit, clock, agent)
+    kit.partition(clock, agent)
     libprocess.dispatch(scheduler, scheduler.call, kit.Call(type=kit.Call.TEARDOWN))
     settle()
     assert kit.on(master, lambda: framework_id not in master.frameworks)
@@ -353,7 +275,7 @@ def test_reregistration_while_being_marked_unreachable_is_ignored(kit, clock, ga
     agent = start_agent(master, answer_pings=False)
     settle()
     storage.close_gate()
-    _advance(clock, UNHEALTHY)
+    kit.advance(clock, UNHEALTHY)
     assert kit.on(master, lambda: agent.slave_id in master.slaves_marking_unreachable)
 
     reregistered = future_message(messages_pb2.SlaveReregisteredMessage, master, agent)
@@ -383,24 +305,21 @@ def test_registry_gc_forgets_old_unreachable_agents_and_reconciliation_says_unkn
     aware = _scheduler_with_task(kit, master, agent, start_scheduler, partition_aware=True)
     settle()
     plain = start_scheduler(master, kit.framework_info("plain"))
-    _partition(kit, clock, agent)
+    kit.partition(clock, agent)
 
     def reconcile(scheduler) -> int:
-        call = kit.Call(type=kit.Call.RECONCILE)
-        task = call.reconcile.tasks.add()
-        task.task_id.value = "t1"
-        task.slave_id.value = agent.slave_id
         answer = future_message(messages_pb2.StatusUpdateMessage, master, scheduler)
-        libprocess.dispatch(scheduler, scheduler.call, call)
+        libprocess.dispatch(scheduler, scheduler.call,
+                            kit.reconcile_call([("t1", agent.slave_id)]))
         status = answer.get(kit.TIMEOUT).update.status
         assert status.reason == mesos_pb2.TaskStatus.REASON_RECONCILIATION
         return status.state
 
     assert reconcile(aware) == mesos_pb2.TASK_UNREACHABLE
-    _advance(clock, 3600.0, step=3600.0)  # One GC: the agent is only an hour old.
+    kit.advance(clock, 3600.0, step=3600.0)  # One GC: the agent is only an hour old.
     assert kit.on(master, lambda: agent.slave_id in master.slaves_unreachable)
 
-    _advance(clock, 2 * 3600.0, step=3600.0)
+    kit.advance(clock, 2 * 3600.0, step=3600.0)
     assert kit.on(master, lambda: agent.slave_id not in master.slaves_unreachable)
     assert reconcile(aware) == mesos_pb2.TASK_UNKNOWN
     assert reconcile(plain) == mesos_pb2.TASK_LOST

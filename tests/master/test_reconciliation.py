@@ -39,17 +39,6 @@ def _expect(partition_aware: bool, pa_state: int) -> int:
     return pa_state if partition_aware else mesos_pb2.TASK_LOST
 
 
-def _reconcile_call(kit, tasks):
-    call = kit.Call(type=kit.Call.RECONCILE)
-    call.reconcile.SetInParent()  # Empty: implicit reconciliation.
-    for task_id, slave_id in tasks:
-        entry = call.reconcile.tasks.add()
-        entry.task_id.value = task_id
-        if slave_id is not None:
-            entry.slave_id.value = slave_id
-    return call
-
-
 def _kill_call(kit, task_id, slave_id=None):
     call = kit.Call(type=kit.Call.KILL)
     call.kill.task_id.value = task_id
@@ -214,7 +203,7 @@ def test_explicit_reconciliation_table(kit, clock, partition_aware):
     framework_id = info.id.value
     _reregister(kit, master, "a-S0", [kit.agent_task(framework_id, "a-S0", "known")], [info])
 
-    replies = _replies(kit, scheduler, _reconcile_call(kit, [
+    replies = _replies(kit, scheduler, kit.reconcile_call([
         ("known", None), ("ghost", "a-S0"), ("partitioned", "a-S1"), ("removed", "a-S2"),
         ("stranger", "a-S9"), ("nowhere", None)]))
 
@@ -251,7 +240,7 @@ def test_unknown_tasks_get_no_reply_while_agents_are_recovering(kit, clock, part
     is unreachable) the others are answered too: the kill like reconciliation."""
     master = _recovered_master(registered=["r-S0", "r-S1"])
     scheduler, _info = _subscribe(kit, master, partition_aware)
-    reconcile = _reconcile_call(kit, [("t1", "r-S0"), ("t2", None)])
+    reconcile = kit.reconcile_call([("t1", "r-S0"), ("t2", None)])
 
     # 1. Both agents are recovering: silence.
     assert _replies(kit, scheduler, reconcile) == []
@@ -273,7 +262,7 @@ def test_unknown_tasks_get_no_reply_while_agents_are_recovering(kit, clock, part
     settle()
     assert kit.on(master, lambda: (dict(master.slaves_recovered),
                                    "r-S1" in master.slaves_unreachable)) == ({}, True)
-    more = _replies(kit, scheduler, _reconcile_call(kit, [("t2", None), ("t5", "r-S1")]))
+    more = _replies(kit, scheduler, kit.reconcile_call([("t2", None), ("t5", "r-S1")]))
     more += _replies(kit, scheduler, _kill_call(kit, "t3"))
     assert [(u.status.task_id.value, u.status.state) for u in more] == [
         ("t2", _expect(partition_aware, mesos_pb2.TASK_UNKNOWN)),
@@ -303,9 +292,9 @@ def test_known_task_reports_the_status_update_state(kit, cluster):
     task = kit.on(master, lambda: master.frameworks[framework_id].tasks["t1"])
     assert kit.on(master, lambda: (task.state, task.status_update_state)) == (
         mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_RUNNING)
-    replies = _replies(kit, scheduler, _reconcile_call(kit, [("t1", None),
+    replies = _replies(kit, scheduler, kit.reconcile_call([("t1", None),
                                                              ("t1", agent.slave_id)]))
-    replies += _replies(kit, scheduler, _reconcile_call(kit, []))
+    replies += _replies(kit, scheduler, kit.reconcile_call([]))
     assert [u.status.state for u in replies] == [mesos_pb2.TASK_RUNNING] * 3
     for update in replies:
         _check_reply(update)
@@ -315,14 +304,14 @@ def test_known_task_reports_the_status_update_state(kit, cluster):
     # 2. Acknowledged, the agent sends TASK_FINISHED: now that is reported.
     _acknowledge(kit, scheduler, agent, "t1", running)
     finished = _send_update(kit, agent, framework_id, "t1", mesos_pb2.TASK_FINISHED)
-    replies = _replies(kit, scheduler, _reconcile_call(kit, []))
+    replies = _replies(kit, scheduler, kit.reconcile_call([]))
     assert [u.status.state for u in replies] == [mesos_pb2.TASK_FINISHED]
 
     # 3. Its terminal update acknowledged, the task is forgotten: implicit reconciliation
     #    says nothing, explicit says the agent does not know it.
     _acknowledge(kit, scheduler, agent, "t1", finished)
-    assert _replies(kit, scheduler, _reconcile_call(kit, [])) == []
-    (reply,) = _replies(kit, scheduler, _reconcile_call(kit, [("t1", agent.slave_id)]))
+    assert _replies(kit, scheduler, kit.reconcile_call([])) == []
+    (reply,) = _replies(kit, scheduler, kit.reconcile_call([("t1", agent.slave_id)]))
     assert reply.status.state == _expect(_partition_aware, mesos_pb2.TASK_GONE)
 
 
@@ -351,7 +340,7 @@ def test_update_received_while_disconnected_sets_the_reconciled_state(kit, clock
     libprocess.dispatch(scheduler, scheduler.call, kit.subscribe_call(info))
     reregistered.get(kit.TIMEOUT)
     settle()
-    replies = _replies(kit, scheduler, _reconcile_call(kit, []))
+    replies = _replies(kit, scheduler, kit.reconcile_call([]))
     assert [u.status.state for u in replies] == [mesos_pb2.TASK_FAILED]
     _check_reply(replies[0])
 
@@ -395,13 +384,13 @@ def test_implicit_reconciliation_reports_live_and_unacknowledged_tasks(
     settle()
     assert kit.on(master, lambda: second.slave_id in master.slaves_unreachable)
 
-    replies = _replies(kit, scheduler, _reconcile_call(kit, []))
+    replies = _replies(kit, scheduler, kit.reconcile_call([]))
     assert sorted((u.status.task_id.value, u.status.state) for u in replies) == [
         ("running", mesos_pb2.TASK_RUNNING), ("unacknowledged", mesos_pb2.TASK_FAILED)]
     for update in replies:
         _check_reply(update)
 
-    (reply,) = _replies(kit, scheduler, _reconcile_call(kit, [("partitioned",
+    (reply,) = _replies(kit, scheduler, kit.reconcile_call([("partitioned",
                                                                second.slave_id)]))
     assert reply.status.state == _expect(partition_aware, mesos_pb2.TASK_UNREACHABLE)
     assert reply.status.HasField("unreachable_time")
@@ -427,8 +416,8 @@ def test_healthy_is_stored_shown_and_reconciled(kit, cluster):
         return task["statuses"][-1].get("healthy"), listed["statuses"][-1].get("healthy")
 
     def reconciled() -> list[Any]:
-        replies = _replies(kit, scheduler, _reconcile_call(kit, [("t1", agent.slave_id)]))
-        replies += _replies(kit, scheduler, _reconcile_call(kit, []))
+        replies = _replies(kit, scheduler, kit.reconcile_call([("t1", agent.slave_id)]))
+        replies += _replies(kit, scheduler, kit.reconcile_call([]))
         for update in replies:
             _check_reply(update)
         return [u.status.healthy if u.status.HasField("healthy") else None for u in replies]

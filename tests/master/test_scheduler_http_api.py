@@ -1,7 +1,7 @@
 """The v1 scheduler HTTP API (`POST /master/api/v1/scheduler`, docs/scheduler-http-api.md;
 mesos-behaviour.md §1.6 and §2.10), as actor scenarios: the real `Master` and `TestAgent`
 with a paused clock, and a small HTTP scheduler in the test's thread that speaks the
-protocol as pymesos does (`tests/v1_http_scheduler.py`: a raw-socket SUBSCRIBE whose chunked
+protocol as pymesos does (`mesos.testing.v1_http.Scheduler`: a raw-socket SUBSCRIBE whose chunked
 RecordIO stream it decodes, JSON calls carrying `Mesos-Stream-Id`).
 
 Events on one stream keep their order, so "nothing happened before X" is checked by making
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import base64
 import http.client
-import importlib.util
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,18 +27,7 @@ from mesos.protos.mesos import mesos_pb2
 from mesos.protos.mesos.v1.scheduler import scheduler_pb2 as v1_scheduler_pb2
 from mesos.protos.messages import messages_pb2
 from mesos.sched.detector import master_info_from_pid
-
-
-def _load_client() -> Any:
-    path = Path(__file__).parents[1] / "v1_http_scheduler.py"
-    spec = importlib.util.spec_from_file_location("v1_http_scheduler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-v1 = _load_client()
+from mesos.testing import v1_http as v1
 
 PATH = "/master/api/v1/scheduler"
 
@@ -182,9 +169,7 @@ def test_framework_lifecycle_over_http(kit, clock, master, start_agent, http_sch
     # 2. Acknowledged as pymesos does: the status's own agent_id, task_id and uuid.
     acknowledged = future_message(messages_pb2.StatusUpdateAcknowledgementMessage, master,
                                   agent)
-    assert scheduler.call("ACKNOWLEDGE", acknowledge={
-        "agent_id": status["agent_id"], "task_id": status["task_id"],
-        "uuid": status["uuid"]})[0] == 202
+    assert scheduler.acknowledge(status)[0] == 202
     acknowledgement = acknowledged.get(kit.TIMEOUT)
     assert acknowledgement.uuid == update_uuid
     assert acknowledgement.framework_id.value == scheduler.framework_id

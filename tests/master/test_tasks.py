@@ -231,16 +231,6 @@ def test_kill_of_an_unknown_task_is_answered_like_reconciliation(kit, cluster):
     assert status.source == mesos_pb2.TaskStatus.SOURCE_MASTER
 
 
-def _reconcile_call(kit, tasks):
-    call = kit.Call(type=kit.Call.RECONCILE)
-    for task_id, slave_id in tasks:
-        entry = call.reconcile.tasks.add()
-        entry.task_id.value = task_id
-        if slave_id is not None:
-            entry.slave_id.value = slave_id
-    return call
-
-
 def test_explicit_reconciliation(kit, cluster):
     """This test ensures explicit reconciliation answers as Mesos's table says for a
     non-partition-aware framework: the known task's latest state, TASK_LOST for an unknown
@@ -248,7 +238,7 @@ def test_explicit_reconciliation(kit, cluster):
     master, agent, scheduler, _ = cluster
     _launch(kit, cluster)
 
-    libprocess.dispatch(scheduler, scheduler.call, _reconcile_call(kit, [
+    libprocess.dispatch(scheduler, scheduler.call, kit.reconcile_call([
         ("t1", None), ("ghost", agent.slave_id), ("ghost2", "unknown-agent")]))
     settle()
 
@@ -271,7 +261,7 @@ def test_explicit_reconciliation_partition_aware(kit, clock, master, start_agent
     agent = start_agent(master)
     scheduler = start_scheduler(master, kit.framework_info(partition_aware=True))
 
-    libprocess.dispatch(scheduler, scheduler.call, _reconcile_call(kit, [
+    libprocess.dispatch(scheduler, scheduler.call, kit.reconcile_call([
         ("ghost", agent.slave_id), ("ghost2", "unknown-agent")]))
     settle()
 
