@@ -224,7 +224,11 @@ class HttpServer:
         stream = web.StreamResponse(status=response.status,
                                     headers={"Content-Type": response.content_type,
                                              **response.headers})
-        stream.enable_chunked_encoding()
+        if http.version >= (1, 1):
+            stream.enable_chunked_encoding()
+        else:
+            # HTTP/1.0 has no chunks: the body runs until the connection closes.
+            stream.force_close()
         pipe.attach(wakeup)
         try:
             await stream.prepare(http)

@@ -416,7 +416,13 @@ class Manager:
     def _handle_http(self, process: Process, event: HttpEvent) -> None:
         from libprocess.http import Response
 
-        entry = process._routes.get(event.route)
+        # The longest route that is a prefix of the path, segment by segment, as libprocess
+        # does (`/api/v1/operator` is served by `/api/v1`).
+        route = event.route
+        entry = process._routes.get(route)
+        while entry is None and route.count("/") > 1:
+            route = route.rsplit("/", 1)[0]
+            entry = process._routes.get(route)
         if entry is None:
             event.promise.set(Response(404, f"No route {event.route} in {process.id}\n"))
             return

@@ -2142,7 +2142,8 @@ class Agent(Process):
         """An HTTP executor's stream is over (it went away, or the agent closed it). As for
         a PID executor whose link breaks, nothing else happens: the executor may subscribe
         again, and if it is gone its container's end fails its tasks
-        (`executor_terminated`)."""
+        (`executor_terminated`). Its heartbeats stop now."""
+        http.close()
         executor = self._get_executor(framework_id, executor_id)
         if executor is None or executor.http is not http:
             return

@@ -237,7 +237,12 @@ class ExecutorApi:
             # The agent answers on the stream (SUBSCRIBED and the queued tasks, or SHUTDOWN
             # and the end of the stream); what it writes now is sent once the response
             # starts.
-            agent.subscribe_executor(http, call.subscribe, framework, executor)
+            try:
+                agent.subscribe_executor(http, call.subscribe, framework, executor)
+            except Exception:
+                # As if the executor went away at once: its stream is over for the agent.
+                pipe.close_reader()
+                raise
             return Response(200, pipe, content_type)
         if call.type == Call.UPDATE:
             agent.http_status_update(call.framework_id, call.update.status)

@@ -200,7 +200,13 @@ class StreamingHttpConnection:
         """Writes `message` (an internal message, evolved, or an `event_class` event) as one
         RecordIO record; False if the stream is over."""
         event = message if isinstance(message, self.event_class) else self.evolve(message)
-        return self.pipe.write(recordio_encode(serialize(event, self.content_type)))
+        try:
+            record = recordio_encode(serialize(event, self.content_type))
+        except Exception:
+            # Whatever the event holds, the sender's books must not stop half-updated.
+            log.exception("Dropping an event that cannot be encoded for %s", self)
+            return True
+        return self.pipe.write(record)
 
     def close(self) -> bool:
         """Ends the stream (after what was sent) and its heartbeats; False if it was over."""

@@ -89,6 +89,10 @@ def _scalar_to_json(field: Any, value: Any) -> Any:
         return enum_value.name if enum_value is not None else value
     if field.type == FieldDescriptor.TYPE_BYTES:
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, bytes):
+        # A `string` field that is not UTF-8 (upb hands those back as bytes): a peer sent
+        # it; JSON shows it with replacement characters rather than failing the reader.
+        return value.decode("utf-8", "replace")
     return value
 
 

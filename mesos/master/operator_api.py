@@ -349,7 +349,13 @@ class OperatorConnection(StreamingHttpConnection):
 
     def send(self, message: Any) -> bool:
         """Writes an operator `Event` as one RecordIO record; False if the stream is over."""
-        return self.pipe.write(recordio_encode(encode(message, self.content_type)))
+        try:
+            record = recordio_encode(encode(message, self.content_type))
+        except Exception:
+            # The master's books must not stop half-updated over an event it cannot encode.
+            log.exception("Dropping an operator event that cannot be encoded")
+            return True
+        return self.pipe.write(record)
 
 
 class Subscribers:

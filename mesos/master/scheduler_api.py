@@ -208,7 +208,14 @@ class SchedulerApi:
         http = HttpConnection(pipe, content_type)
         # The master answers on the stream (SUBSCRIBED, or ERROR and the end of the stream);
         # what it writes now is sent as soon as the response starts.
-        self.master.subscribe_http(http, call.subscribe)
+        try:
+            self.master.subscribe_http(http, call.subscribe)
+        except Exception:
+            # Whatever the master had done is undone as for a client that went away: the
+            # framework it may have added is disconnected (`_http_exited`), not left
+            # "connected" to a stream nobody reads.
+            pipe.close_reader()
+            raise
         return Response(200, pipe, content_type, headers={"Mesos-Stream-Id": http.stream_id})
 
     def _call(self, framework: Framework, call: Any) -> Response:

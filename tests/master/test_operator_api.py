@@ -40,6 +40,7 @@ from mesos.sched.detector import master_info_from_pid
 from mesos.state import InMemoryStorage
 from mesos.state import State as StateVariables
 from mesos.testing import v1_http as v1
+from mesos.testing.simulated_agent import status_update
 
 PATH = "/master/api/v1"
 JSON = "application/json"
@@ -900,3 +901,58 @@ def test_subscribe_in_protobuf_and_stream_end(kit, clock, master, start_agent):
     assert libprocess.wait(master, kit.TIMEOUT)
     assert subscription.remaining() == []
     subscription.close()
+
+
+def test_the_pymesos_operator_path_reaches_the_api(kit, clock, master):
+    """This test ensures that `/master/api/v1/operator` and (through the delegate)
+    `/api/v1/operator`, the path pymesos's operator drivers post to, are served by the
+    operator API, as libprocess serves the longest route that prefixes a path."""
+    assert json.loads(post({"type": "GET_HEALTH"}, path="/master/api/v1/operator")[2]) == {
+        "type": "GET_HEALTH", "get_health": {"healthy": True}}
+    manager = libprocess.manager()
+    old, manager.delegate = manager.delegate, "master"
+    try:
+        status, _, body = post({"type": "GET_HEALTH"}, path="/api/v1/operator")
+    finally:
+        manager.delegate = old
+    assert status == 200, body
+    assert json.loads(body)["get_health"] == {"healthy": True}
+
+
+def test_strings_that_are_not_utf8_reach_operator_subscribers(kit, clock, master,
+                                                              start_agent, start_scheduler):
+    """This test ensures that a status update whose message is not UTF-8 (a peer's bytes)
+    neither stops the master half-way nor breaks its JSON: with an operator subscriber
+    connected, the task still finishes and gives its resources back, and the subscriber
+    gets TASK_UPDATED with the text shown with replacement characters."""
+    agent = start_agent(master)
+    offers = future_message(messages_pb2.ResourceOffersMessage, master)
+    scheduler = start_scheduler(master)
+    offer = offers.get(kit.TIMEOUT).offers[0]
+    run = future_message(messages_pb2.RunTaskMessage, master, agent)
+    libprocess.dispatch(scheduler, scheduler.call, kit.accept_call(
+        [offer.id.value], [kit.task_info("t1", agent.slave_id, "cpus:1;mem:64")]))
+    run.get(kit.TIMEOUT)
+    subscription = _subscribe()
+    try:
+        assert subscription.event()["type"] == "SUBSCRIBED"
+        update = future_message(messages_pb2.StatusUpdateMessage, master, scheduler)
+        finished = status_update(mesos_pb2.FrameworkID(value=scheduler.framework_id),
+                                 mesos_pb2.SlaveID(value=agent.slave_id),
+                                 mesos_pb2.TaskID(value="t1"), mesos_pb2.TASK_FINISHED)
+        finished.status.message = "cafX"
+        body = messages_pb2.StatusUpdateMessage(update=finished, pid=str(agent.upid))
+        # Python's protobuf refuses to set such a string: the bytes are changed on the wire.
+        wire = body.SerializeToString().replace(b"cafX", b"caf\xe9")
+        libprocess.dispatch(agent, lambda: agent.send(
+            master.upid, "mesos.internal.StatusUpdateMessage", wire))
+        assert update.get(kit.TIMEOUT).update.status.state == mesos_pb2.TASK_FINISHED
+        settle()
+        event = subscription.event()
+        while event["type"] != "TASK_UPDATED":
+            event = subscription.event()
+        assert event["task_updated"]["status"]["message"] == "caf\ufffd"
+        framework = kit.on(master, lambda: master.frameworks[scheduler.framework_id])
+        assert not kit.on(master, lambda: bool(framework.total_used_resources))
+    finally:
+        subscription.close()

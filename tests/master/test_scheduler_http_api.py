@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -661,6 +662,48 @@ def test_master_terminating_ends_the_streams(kit, clock, master, http_scheduler)
 
 
 # -- the pure parts ---------------------------------------------------------------------------
+
+
+def test_http_1_0_subscription_streams_until_the_connection_closes(kit, clock, master):
+    """This test ensures that a SUBSCRIBE over HTTP/1.0 (which has no chunked encoding) is
+    streamed as a plain body that runs until the connection closes, with SUBSCRIBED first,
+    instead of failing after the framework was added."""
+    body = json.dumps({"type": "SUBSCRIBE",
+                       "subscribe": {"framework_info": framework()}}).encode()
+    head = (f"POST {PATH} HTTP/1.0\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(libprocess.http_address(), timeout=kit.TIMEOUT) as sock:
+        sock.sendall(head + body)
+        received = b""
+        while b"SUBSCRIBED" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+    assert status_line.split()[1] == b"200", received
+    headers, _, stream = rest.partition(b"\r\n\r\n")
+    assert b"chunked" not in headers.lower()
+    length, _, record = stream.partition(b"\n")
+    assert json.loads(record[:int(length)])["type"] == "SUBSCRIBED"
+
+
+def test_a_subscription_that_fails_leaves_no_connected_framework(kit, clock, master,
+                                                                 http_scheduler,
+                                                                 monkeypatch):
+    """This test ensures that when the master fails part-way through a SUBSCRIBE (here a
+    hook raising after the framework was added), the client gets 500 and the framework is
+    not left connected and active on a stream nobody reads: it is disconnected as if the
+    client had gone away (and, with no failover timeout, removed)."""
+    def broken(framework: Any) -> None:
+        raise RuntimeError("hook failed")
+
+    monkeypatch.setattr(master.subscribers, "framework_added", broken)
+    subscription = http_scheduler().subscribe(framework())
+    assert subscription.status == 500
+    settle()
+    assert kit.on(master, lambda: [f for f in master.frameworks.values() if f.connected()]) \
+        == []
+    assert kit.http_json("/master/state")["frameworks"] == []
 
 
 def test_accept_header_rules():
