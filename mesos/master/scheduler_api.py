@@ -40,12 +40,14 @@ from mesos.common.http_api import (
     decode_call,
     negotiate_stream_type,
     recordio_encode,
+    serialize,
 )
 from mesos.common.http_api import convert as _convert
 from mesos.common.http_api import method_not_allowed as _method_not_allowed
 from mesos.common.http_api import same_wire as _same_wire
 from mesos.master.validation import validate_scheduler_call
 from mesos.protos.mesos.scheduler import scheduler_pb2
+from mesos.protos.mesos.v1 import mesos_pb2 as v1_mesos_pb2
 from mesos.protos.mesos.v1.scheduler import scheduler_pb2 as v1_scheduler_pb2
 from mesos.protos.messages import messages_pb2
 
@@ -195,7 +197,39 @@ class SchedulerApi:
             return BadRequest(f"The stream ID '{stream_id}' included in this request didn't"
                               " match the stream ID currently associated with framework ID"
                               f" {framework.id}")
+        if call.type == Call.RECONCILE_OPERATIONS:
+            return self._reconcile_operations(request, call.reconcile_operations)
         return self._call(framework, call)
+
+    def _reconcile_operations(self, request: Request, reconcile: Any) -> Response:
+        """RECONCILE_OPERATIONS, answered at once (`Master::reconcileOperations`): this master
+        knows no operations (it has no resource providers), so each one asked about gets the
+        state Mesos gives an operation it does not know, by where its agent stands; none
+        for an implicit reconciliation (an empty list)."""
+        content_type = negotiate_stream_type(request)
+        if isinstance(content_type, Response):
+            return content_type
+        master = self.master
+        answer = v1_scheduler_pb2.Response(type=v1_scheduler_pb2.Response.RECONCILE_OPERATIONS)
+        answer.reconcile_operations.SetInParent()
+        for operation in reconcile.operations:
+            status = answer.reconcile_operations.operation_statuses.add()
+            status.operation_id.value = operation.operation_id.value
+            # The call is in its internal (v0) form here: the agent is `slave_id`.
+            slave_id = operation.slave_id.value if operation.HasField("slave_id") else None
+            if slave_id is not None:
+                status.agent_id.value = slave_id
+            if operation.HasField("resource_provider_id"):
+                status.resource_provider_id.value = operation.resource_provider_id.value
+            if slave_id is not None and slave_id in master.slaves_recovered:
+                status.state = v1_mesos_pb2.OPERATION_RECOVERING
+            elif slave_id is not None and slave_id in master.slaves_unreachable:
+                status.state = v1_mesos_pb2.OPERATION_UNREACHABLE
+            elif slave_id is not None and slave_id in master.slaves_gone:
+                status.state = v1_mesos_pb2.OPERATION_GONE_BY_OPERATOR
+            else:
+                status.state = v1_mesos_pb2.OPERATION_UNKNOWN
+        return Response(200, serialize(answer, content_type), content_type)
 
     def _subscribe(self, request: Request, call: Any) -> Response:
         content_type = negotiate_stream_type(request)
@@ -232,6 +266,10 @@ class SchedulerApi:
             # Every inverse offer id is unknown here: Mesos drops unknown ids after `202`.
             log.info("Ignoring %s call of framework %s: this master makes no inverse offers",
                      Call.Type.Name(kind), framework)
+        elif kind == Call.ACKNOWLEDGE_OPERATION_STATUS:
+            # No operation status was ever sent, so none awaits this acknowledgement.
+            log.info("Ignoring ACKNOWLEDGE_OPERATION_STATUS call of framework %s: this master"
+                     " has no operations", framework)
         else:
             return Response(501, f"{Call.Type.Name(kind)} calls are not supported by this"
                                  " master\n")

@@ -664,6 +664,41 @@ def test_master_terminating_ends_the_streams(kit, clock, master, http_scheduler)
 # -- the pure parts ---------------------------------------------------------------------------
 
 
+def test_operation_calls_are_answered_as_by_a_master_without_operations(
+        kit, clock, master, start_agent, http_scheduler):
+    """This test ensures that RECONCILE_OPERATIONS (which pymesos's
+    `reconcileOperations()` sends) is answered 200 with a RECONCILE_OPERATIONS response: an
+    operation on a registered or unknown agent is OPERATION_UNKNOWN (this master knows no
+    operations), an implicit reconciliation lists none; and that ACKNOWLEDGE_OPERATION_STATUS
+    is accepted (202) and changes nothing."""
+    agent = start_agent(master)
+    scheduler = http_scheduler()
+    _subscribe(scheduler)
+
+    status, text = scheduler.post({
+        "type": "RECONCILE_OPERATIONS", "framework_id": {"value": scheduler.framework_id},
+        "reconcile_operations": {"operations": [
+            {"operation_id": {"value": "op1"}, "agent_id": {"value": agent.slave_id}},
+            {"operation_id": {"value": "op2"}}]}}, stream_id=scheduler.subscription.stream_id)
+    assert status == 200, text
+    answer = json.loads(text)
+    assert answer["type"] == "RECONCILE_OPERATIONS"
+    assert answer["reconcile_operations"]["operation_statuses"] == [
+        {"operation_id": {"value": "op1"}, "agent_id": {"value": agent.slave_id},
+         "state": "OPERATION_UNKNOWN"},
+        {"operation_id": {"value": "op2"}, "state": "OPERATION_UNKNOWN"}]
+
+    status, text = scheduler.call("RECONCILE_OPERATIONS", reconcile_operations={})
+    assert status == 200, text
+    assert json.loads(text) == {"type": "RECONCILE_OPERATIONS", "reconcile_operations": {}}
+
+    status, _ = scheduler.call("ACKNOWLEDGE_OPERATION_STATUS", acknowledge_operation_status={
+        "agent_id": {"value": agent.slave_id}, "uuid": base64.b64encode(b"0" * 16).decode(),
+        "operation_id": {"value": "op1"}})
+    assert status == 202
+    _known_event(scheduler, skip=("HEARTBEAT", "OFFERS"))
+
+
 def test_http_1_0_subscription_streams_until_the_connection_closes(kit, clock, master):
     """This test ensures that a SUBSCRIBE over HTTP/1.0 (which has no chunked encoding) is
     streamed as a plain body that runs until the connection closes, with SUBSCRIBED first,
