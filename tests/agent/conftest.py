@@ -439,6 +439,14 @@ def exit_of(agent: Agent) -> tuple[int | None, str]:
     return agent.exit_status, agent.fatal_error or ""
 
 
+def failed_start(agent: Agent) -> str:
+    """Spawns `agent`, which must refuse to start (exit status 1); its fatal error."""
+    libprocess.spawn(agent)
+    status, error = exit_of(agent)
+    assert status == 1, error
+    return error
+
+
 def container_pid(agent: Agent, framework_id: str = FRAMEWORK_ID,
                   executor_id: str = "e1") -> int:
     """The pid of the container the agent runs executor `executor_id` in."""
@@ -467,5 +475,5 @@ def kit() -> SimpleNamespace:
         checkpointing_framework=checkpointing_framework, agent_executor=agent_executor,
         launch_fake_executor=launch_fake_executor,
         launch_reconnecting_executor=launch_reconnecting_executor, running=running,
-        new_agent=new_agent, stop_agent=stop_agent, exit_of=exit_of,
+        new_agent=new_agent, stop_agent=stop_agent, exit_of=exit_of, failed_start=failed_start,
         container_pid=container_pid, alive=alive)

@@ -84,10 +84,7 @@ def _recovery_refused(master: Any, tmp_path: Path, kit: SimpleNamespace,
     expect_no_message(messages_pb2.ReconnectExecutorMessage)
     expect_no_message(messages_pb2.RegisterSlaveMessage, to=master)
     expect_no_message(messages_pb2.ReregisterSlaveMessage, to=master)
-    libprocess.spawn(agent)
-    status, error = kit.exit_of(agent)
-    assert status == 1
-    return error
+    return kit.failed_start(agent)
 
 
 def _two_tasks(master: Any, agent: Agent, kit: SimpleNamespace,

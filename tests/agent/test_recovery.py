@@ -339,9 +339,7 @@ def test_truncated_task_updates(clock: Clock, master: Any, tmp_path: Path,
     agent = kit.new_agent(master, tmp_path, strict=strict)
     if strict:
         expect_no_message(messages_pb2.ReconnectExecutorMessage)
-        libprocess.spawn(agent)
-        status, error = kit.exit_of(agent)
-        assert status == 1
+        error = kit.failed_start(agent)
         assert f"Failed to read status updates file '{updates}'" in error
         assert "truncated" in error and "rm -f" in error
         assert kit.alive(pid)
@@ -356,7 +354,7 @@ def test_truncated_task_updates(clock: Clock, master: Any, tmp_path: Path,
                                                                     mesos_pb2.TASK_RUNNING)]
     assert updates.stat().st_size == size
     assert kit.read_agent(agent, lambda: agent.metrics.recovery_errors.value) == 1
-    status, snapshot = kit.http_get("/metrics/snapshot")
+    _, snapshot = kit.http_get("/metrics/snapshot")
     assert snapshot["slave/recovery_errors"] == 1
     assert snapshot["slave/recovery_time_secs"] >= 0
 
@@ -373,9 +371,7 @@ def test_dangling_latest_agent_link(clock: Clock, master: Any, tmp_path: Path,
 
     agent = kit.new_agent(master, tmp_path, strict=strict)
     if strict:
-        libprocess.spawn(agent)
-        status, error = kit.exit_of(agent)
-        assert status == 1
+        error = kit.failed_start(agent)
         assert f"'{slaves / 'latest'}' points to '{slaves / 'gone-S7'}'" in error
         return
     registered = future_message(messages_pb2.RegisterSlaveMessage, to=master)
@@ -403,9 +399,7 @@ def test_half_deleted_run(clock: Clock, master: Any, tmp_path: Path, kit: Simple
     executor.unacked_tasks = [kit.executor_task("t1", "e1")]
     agent = kit.new_agent(master, tmp_path, strict=strict)
     if strict:
-        libprocess.spawn(agent)
-        status, error = kit.exit_of(agent)
-        assert status == 1
+        error = kit.failed_start(agent)
         assert f"Failed to find task info file '{task_info}'" in error
         return
     reregister = future_message(messages_pb2.ReregisterSlaveMessage, to=master)
@@ -531,9 +525,7 @@ def test_incompatible_agent_info_without_reboot_fails(clock: Clock, master: Any,
 
     agent = kit.new_agent(master, tmp_path, resources="cpus:4;mem:1024;disk:1024")
     expect_no_message(messages_pb2.ReregisterSlaveMessage)
-    libprocess.spawn(agent)
-    status, error = kit.exit_of(agent)
-    assert status == 1
+    error = kit.failed_start(agent)
     assert "Incompatible agent info detected" in error
     assert "cpus:2" in error and "cpus:4" in error
     assert f"rm -f {tmp_path / 'meta' / 'slaves' / 'latest'}" in error

@@ -263,6 +263,18 @@ def agent_task(framework_id: str, slave_id: str, task_id: str,
     return task
 
 
+def launch(master: Master, agent: TestAgent, scheduler: TestScheduler, task_id: str = "t1",
+           resources: str = "cpus:1;mem:64") -> Any:
+    """Launches one task on `agent` from the scheduler's first offer for it (the offer must
+    have arrived); returns the RunTaskMessage the agent got."""
+    offer = next(o for o in on(scheduler, lambda: list(scheduler.offers))
+                 if o.slave_id.value == agent.slave_id)
+    run = future_message(messages_pb2.RunTaskMessage, master, agent)
+    libprocess.dispatch(scheduler, scheduler.call, accept_call(
+        [offer.id.value], [task_info(task_id, agent.slave_id, resources)]))
+    return run.get(TIMEOUT)
+
+
 def subscribe_call(info: Any, force: bool = False) -> Any:
     call = Call(type=Call.SUBSCRIBE)
     call.subscribe.framework_info.CopyFrom(info)
@@ -409,7 +421,7 @@ def kit() -> types.SimpleNamespace:
     return types.SimpleNamespace(
         TIMEOUT=TIMEOUT, Call=Call, TestAgent=TestAgent, TestScheduler=TestScheduler,
         on=on, framework_info=framework_info, subscribe_call=subscribe_call,
-        agent_task=agent_task,
+        agent_task=agent_task, launch=launch,
         task_info=task_info, accept_call=accept_call, decline_call=decline_call,
         reconcile_call=reconcile_call,
         acknowledge_call=acknowledge_call, http_get=http_get, http_json=http_json,

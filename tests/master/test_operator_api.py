@@ -928,11 +928,9 @@ def test_strings_that_are_not_utf8_reach_operator_subscribers(kit, clock, master
     agent = start_agent(master)
     offers = future_message(messages_pb2.ResourceOffersMessage, master)
     scheduler = start_scheduler(master)
-    offer = offers.get(kit.TIMEOUT).offers[0]
-    run = future_message(messages_pb2.RunTaskMessage, master, agent)
-    libprocess.dispatch(scheduler, scheduler.call, kit.accept_call(
-        [offer.id.value], [kit.task_info("t1", agent.slave_id, "cpus:1;mem:64")]))
-    run.get(kit.TIMEOUT)
+    offers.get(kit.TIMEOUT)
+    settle()
+    kit.launch(master, agent, scheduler)
     subscription = _subscribe()
     try:
         assert subscription.event()["type"] == "SUBSCRIBED"

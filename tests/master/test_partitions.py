@@ -17,22 +17,12 @@ PING = 15.0  # --agent_ping_timeout
 UNHEALTHY = 5 * PING  # --max_agent_ping_timeouts x --agent_ping_timeout
 
 
-def _launch(kit, master, agent, scheduler, task_id: str = "t1") -> None:
-    """Launches one task on `agent` from the scheduler's first offer for it."""
-    offer = next(o for o in kit.on(scheduler, lambda: list(scheduler.offers))
-                 if o.slave_id.value == agent.slave_id)
-    run = future_message(messages_pb2.RunTaskMessage, master, agent)
-    libprocess.dispatch(scheduler, scheduler.call, kit.accept_call(
-        [offer.id.value], [kit.task_info(task_id, agent.slave_id, "cpus:1;mem:64")]))
-    run.get(kit.TIMEOUT)
-
-
 def _scheduler_with_task(kit, master, agent, start_scheduler, *, partition_aware: bool):
     offers = future_message(messages_pb2.ResourceOffersMessage, master)
     scheduler = start_scheduler(master, kit.framework_info(partition_aware=partition_aware))
     offers.get(kit.TIMEOUT)
     settle()
-    _launch(kit, master, agent, scheduler)
+    kit.launch(master, agent, scheduler)
     return scheduler
 
 
